@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+// Tally: a credits wallet built as a PostgreSQL job-queue worker system.
+// No package dependencies (DESIGN.md, Hard rules): Foundation, Dispatch, XCTest and the
+// system C libraries libpq and OpenSSL through system library targets.
+import PackageDescription
+
+let package = Package(
+    name: "tally",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tally", targets: ["TallyCommand"]),
+    ],
+    targets: [
+        // C libraries (Debian: libpq-dev, libssl-dev).
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → Queue → Postgres → Support.
+        .target(name: "Support", dependencies: ["COpenSSL"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Support"]),
+        .target(name: "Queue", dependencies: ["Postgres", "Support"]),
+        .target(name: "Jobs", dependencies: ["Queue", "Postgres", "Support"]),
+        .target(name: "Worker", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
+        .target(name: "Enqueue", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
+        .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
+
+        // Tests run against a real PostgreSQL (ops/test starts a private cluster).
+        .target(name: "TestSupport", dependencies: ["Postgres", "Queue", "Support"], path: "Tests/TestSupport"),
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "QueueTests", dependencies: ["Queue", "Postgres", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Jobs", "Queue", "Postgres", "TestSupport"]),
+    ]
+)

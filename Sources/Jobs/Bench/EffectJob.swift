@@ -1,0 +1,23 @@
+import Foundation
+import Support
+
+/// `bench.effect {"sleep_ms": N}`: waits N ms, then writes one `bench_effects` row in the
+/// transaction that completes the job. Tests count those rows to prove each job's database
+/// effect is applied exactly once through crashes, rescues and shutdowns.
+public struct EffectJob: Job {
+    public struct Args: Decodable, Sendable {
+        var sleep_ms: Int?
+    }
+    public static let kind = "bench.effect"
+    public init() {}
+
+    public func run(_ args: Args, context: JobContext) async throws -> JobResult {
+        if let ms = args.sleep_ms, ms > 0 { try await Task.sleep(for: .milliseconds(ms)) }
+        let job = context.job
+        let worker = context.workerID
+        return try await context.completeInTransaction { tx in
+            try tx.query("INSERT INTO bench_effects (job_id, attempt, worker) VALUES ($1, $2, $3)", [job.id, job.attempt, worker])
+            return ["attempt": .int(job.attempt)]
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Queue
+import Support
+
+/// The kinds a worker can run, and the cron schedules it keeps.
+public struct JobRegistry: Sendable {
+    private var handlers: [String: AnyJobHandler] = [:]
+    public private(set) var schedules: [CronSchedule] = []
+
+    public init() {}
+
+    public mutating func register<J: Job>(_ job: J) {
+        precondition(handlers[J.kind] == nil, "job kind \(J.kind) registered twice")
+        handlers[J.kind] = AnyJobHandler(job)
+    }
+
+    public mutating func schedule(_ schedule: CronSchedule) {
+        precondition(!schedules.contains { $0.name == schedule.name }, "cron schedule \(schedule.name) defined twice")
+        schedules.append(schedule)
+    }
+
+    /// Replaces or removes schedules from `TALLY_SCHEDULE_<NAME>` settings (NAME in capitals,
+    /// dots and dashes as underscores): a cron expression, or `off`.
+    public mutating func applyScheduleOverrides(_ environment: Environment) throws {
+        var result: [CronSchedule] = []
+        for s in schedules {
+            let setting = "TALLY_SCHEDULE_" + s.name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            guard let value = environment[setting] else {
+                result.append(s)
+                continue
+            }
+            if value.lowercased() == "off" { continue }
+            let expression: CronExpression
+            do { expression = try CronExpression(value) } catch {
+                throw ConfigurationError(setting: setting, purpose: "a valid cron expression (\(error))")
+            }
+            result.append(CronSchedule(name: s.name, expression: expression, kind: s.kind, args: s.args, queue: s.queue, priority: s.priority))
+        }
+        schedules = result
+    }
+
+    public func handler(for kind: String) -> AnyJobHandler? { handlers[kind] }
+
+    public var kinds: [String] { handlers.keys.sorted() }
+
+    /// The default queue of `kind`, or nil when the kind is unknown.
+    public func queue(for kind: String) -> String? { handlers[kind]?.queue }
+}
+
+/// A registered kind with its args decoding erased.
+public struct AnyJobHandler: Sendable {
+    public let kind: String
+    public let queue: String
+    public let maxAttempts: Int
+    public let timeout: TimeInterval
+    private let runner: @Sendable (ClaimedJob, JobContext) async throws -> JobResult
+
+    init<J: Job>(_ job: J) {
+        kind = J.kind
+        queue = J.queue
+        maxAttempts = J.maxAttempts
+        timeout = J.timeout
+        runner = { claimed, context in
+            let args: J.Args
+            do {
+                args = try JSONDecoder().decode(J.Args.self, from: Data(claimed.argsJSON.utf8))
+            } catch {
+                throw JobError.permanent("args do not fit \(J.kind): \(ArgsError.describe(error))")
+            }
+            return try await job.run(args, context: context)
+        }
+    }
+
+    public func run(_ job: ClaimedJob, context: JobContext) async throws -> JobResult {
+        try await runner(job, context)
+    }
+}
+
+enum ArgsError {
+    /// `DecodingError`'s description is a wall of text; say which field and why.
+    static func describe(_ error: any Error) -> String {
+        guard let e = error as? DecodingError else { return String(describing: error) }
+        func path(_ c: DecodingError.Context) -> String {
+            let p = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return p.isEmpty ? "(top level)" : p
+        }
+        switch e {
+        case .keyNotFound(let key, let c): return "missing \(path(c).isEmpty || c.codingPath.isEmpty ? key.stringValue : path(c) + "." + key.stringValue)"
+        case .typeMismatch(let type, let c): return "\(path(c)) is not \(type)"
+        case .valueNotFound(let type, let c): return "\(path(c)) is null, expected \(type)"
+        case .dataCorrupted(let c): return "\(path(c)): \(c.debugDescription)"
+        @unknown default: return String(describing: e)
+        }
+    }
+}

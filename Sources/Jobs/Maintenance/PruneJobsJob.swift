@@ -1,0 +1,33 @@
+import Foundation
+import Postgres
+import Queue
+import Support
+
+/// `jobs.prune`: deletes finished jobs past their retention, 1,000 at a time (each batch its
+/// own short statement, so pruning a backlog never holds locks for long). Completed and
+/// cancelled jobs are kept `TALLY_RETENTION_COMPLETED` (7 days), discarded ones
+/// `TALLY_RETENTION_DISCARDED` (30 days). An idempotency key lives as long as its job.
+public struct PruneJobsJob: Job {
+    public struct Args: Decodable, Sendable {
+        var as_of: String?
+    }
+    public static let kind = "jobs.prune"
+    public static let queue = "maintenance"
+    public static let batch = 1000
+
+    public init() {}
+
+    public func run(_ args: Args, context: JobContext) async throws -> JobResult {
+        let completed = Int64(context.environment.duration("TALLY_RETENTION_COMPLETED", default: 7 * 86400))
+        let discarded = Int64(context.environment.duration("TALLY_RETENTION_DISCARDED", default: 30 * 86400))
+        var total = 0
+        while true {
+            let n = try await context.pool.withConnection { c in
+                try c.query(AdminQueries.prune, [completed, discarded, PruneJobsJob.batch]).first?.int("n") ?? 0
+            }
+            total += n
+            if n < PruneJobsJob.batch || Task.isCancelled { break }
+        }
+        return .completed(["deleted": .int(total)])
+    }
+}

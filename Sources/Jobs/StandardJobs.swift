@@ -1,0 +1,18 @@
+import Queue
+import Support
+
+extension JobRegistry {
+    /// Every kind Tally runs and its cron schedules: the one place a new kind is added.
+    public static func standard(environment: Environment = Environment()) throws -> JobRegistry {
+        var r = JobRegistry()
+        // Benchmarks and tests.
+        r.register(NoopJob())
+        r.register(EffectJob())
+        r.register(FailJob())
+        // The queue's own upkeep.
+        r.register(PruneJobsJob())
+        r.schedule(CronSchedule(name: "jobs.prune", expression: try CronExpression("@hourly"), kind: PruneJobsJob.kind, queue: PruneJobsJob.queue))
+        try r.applyScheduleOverrides(environment)
+        return r
+    }
+}

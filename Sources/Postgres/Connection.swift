@@ -1,0 +1,231 @@
+import CLibPQ
+import Dispatch
+import Foundation
+import Support
+
+/// One libpq connection with a blocking API.
+///
+/// libpq calls block, so a `Connection` is never used on Swift's cooperative pool (two threads
+/// here: two blocking queries there stalled every other task for the length of the query).
+/// Command-line code uses it directly on the main thread; async code borrows one from a
+/// `ConnectionPool`, which runs the caller's closure on the connection's own serial queue.
+///
+/// `@unchecked Sendable`: the `PGconn` is not thread-safe, and is only touched by one thread at
+/// a time. The pool hands a connection to one borrower, whose closure runs on the connection's
+/// serial `queue`; code that creates a connection directly owns it alone.
+public final class Connection: @unchecked Sendable {
+    let handle: OpaquePointer
+    /// Names of statements prepared on this connection.
+    private var prepared: Set<String> = []
+    /// The serial queue the pool runs borrowers' closures on.
+    let queue: DispatchQueue
+    public let url: String
+
+    private init(handle: OpaquePointer, url: String) {
+        self.handle = handle
+        self.url = url
+        self.queue = DispatchQueue(label: "tally.postgres.connection")
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// Connects to `url` (a `postgresql://` URL or a libpq key=value string). Blocks.
+    public static func connect(_ url: String, applicationName: String = "tally") throws -> Connection {
+        guard let handle = PQconnectdb(url) else {
+            throw PostgresError(kind: .connection, message: "could not allocate a PostgreSQL connection")
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(handle)
+            throw PostgresError(kind: .connection, message: "could not connect to PostgreSQL: \(message)")
+        }
+        // Notices ("relation already exists, skipping") would go to stderr unasked.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        let connection = Connection(handle: handle, url: url)
+        // Every timestamp this code reads is UTC in PostgreSQL's ISO format.
+        _ = try connection.query("SELECT set_config('TimeZone', 'UTC', false), set_config('application_name', $1, false)", [applicationName])
+        return connection
+    }
+
+    /// False once the server has closed the connection (restart, terminate) or a call broke it.
+    /// Reads pending input without blocking, so a connection the server dropped while it sat
+    /// idle in a pool is noticed before it is used, not by failing a request.
+    public var isUsable: Bool {
+        guard PQstatus(handle) == CONNECTION_OK else { return false }
+        // A terminated backend sends an error and then closes: the first read takes the
+        // message (parsed by PQisBusy), the second sees the end of the stream.
+        guard PQconsumeInput(handle) == 1 else { return false }
+        _ = PQisBusy(handle)
+        guard PQconsumeInput(handle) == 1 else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    public var serverProcessID: Int32 { PQbackendPID(handle) }
+
+    // MARK: Queries
+
+    /// Runs one statement with parameters and returns its rows.
+    @discardableResult
+    public func query(_ query: Query, _ params: [any PostgresEncodable] = []) throws -> Rows {
+        let texts = params.map { $0.postgresText }
+        return try withCStrings(texts) { values in
+            let result: OpaquePointer?
+            if let name = query.name {
+                if !prepared.contains(name) {
+                    let prep = PQprepare(handle, name, query.text, Int32(texts.count), nil)
+                    try check(prep, query: query)
+                    PQclear(prep)
+                    prepared.insert(name)
+                }
+                result = PQexecPrepared(handle, name, Int32(texts.count), values, nil, nil, 0)
+            } else {
+                result = PQexecParams(handle, query.text, Int32(texts.count), nil, values, nil, nil, 0)
+            }
+            return try rows(from: result, query: query)
+        }
+    }
+
+    /// Runs SQL text with no parameters through the simple protocol: several statements may
+    /// be sent at once (migrations). Never pass text built from input.
+    public func execute(_ sql: String) throws {
+        let result = PQexec(handle, sql)
+        _ = try rows(from: result, query: Query(adHoc: sql))
+    }
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    /// Nested calls use a savepoint, so an inner failure undoes only the inner work.
+    public func transaction<T>(_ body: (Connection) throws -> T) throws -> T {
+        if isInTransaction { return try savepoint(body) }
+        try execute("BEGIN")
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            return value
+        } catch {
+            if PQstatus(handle) == CONNECTION_OK && isInTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private var savepointDepth = 0
+
+    /// Runs `body` inside `SAVEPOINT`; a throw rolls back to it and rethrows, leaving the
+    /// surrounding transaction usable.
+    public func savepoint<T>(_ body: (Connection) throws -> T) throws -> T {
+        savepointDepth += 1
+        defer { savepointDepth -= 1 }
+        let name = "sp\(savepointDepth)"
+        try execute("SAVEPOINT \(name)")
+        do {
+            let value = try body(self)
+            try execute("RELEASE SAVEPOINT \(name)")
+            return value
+        } catch {
+            if PQstatus(handle) == CONNECTION_OK { try? execute("ROLLBACK TO SAVEPOINT \(name)") }
+            throw error
+        }
+    }
+
+    // MARK: LISTEN / NOTIFY support (see Listener)
+
+    var socket: Int32 { PQsocket(handle) }
+
+    /// Reads what the server sent and returns the notifications received, without blocking.
+    func drainNotifications() throws -> [PostgresNotification] {
+        guard PQconsumeInput(handle) == 1 else {
+            throw PostgresError(kind: .connection, message: "lost the LISTEN connection: \(errorMessage)")
+        }
+        var out: [PostgresNotification] = []
+        while let n = PQnotifies(handle) {
+            let channel = String(cString: n.pointee.relname)
+            let payload = String(cString: n.pointee.extra)
+            out.append(PostgresNotification(channel: channel, payload: payload))
+            PQfreemem(n)
+        }
+        return out
+    }
+
+    // MARK: Internals
+
+    var errorMessage: String {
+        String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func check(_ result: OpaquePointer?, query: Query) throws {
+        guard let result else {
+            throw PostgresError(kind: .connection, message: "PostgreSQL connection failed: \(errorMessage)")
+        }
+        let status = PQresultStatus(result)
+        if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK { return }
+        let error = makeError(result, query: query)
+        PQclear(result)
+        throw error
+    }
+
+    private func rows(from result: OpaquePointer?, query: Query) throws -> Rows {
+        try check(result, query: query)
+        let result = result!
+        defer { PQclear(result) }
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        var columns: [String] = []
+        columns.reserveCapacity(columnCount)
+        for c in 0..<columnCount { columns.append(String(cString: PQfname(result, Int32(c)))) }
+        var cells: [String?] = []
+        cells.reserveCapacity(rowCount * columnCount)
+        for r in 0..<rowCount {
+            for c in 0..<columnCount {
+                if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                    cells.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, Int32(r), Int32(c)))
+                    let ptr = PQgetvalue(result, Int32(r), Int32(c))!
+                    cells.append(ptr.withMemoryRebound(to: UInt8.self, capacity: length) {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                    })
+                }
+            }
+        }
+        let affectedText = String(cString: PQcmdTuples(result))
+        let affected = Int(affectedText) ?? rowCount
+        return Rows(columns: columns, cells: cells, affected: affected)
+    }
+
+    private func makeError(_ result: OpaquePointer, query: Query) -> PostgresError {
+        func field(_ code: UInt8) -> String? {
+            guard let p = PQresultErrorField(result, Int32(code)) else { return nil }
+            return String(cString: p)
+        }
+        let sqlState = field(UInt8(ascii: "C"))
+        let primary = field(UInt8(ascii: "M")) ?? errorMessage
+        let broken = PQstatus(handle) != CONNECTION_OK
+        return PostgresError(
+            kind: broken ? .connection : .server,
+            sqlState: sqlState,
+            message: "\(primary) [in \(query.name ?? String(query.text.prefix(60)))]",
+            detail: field(UInt8(ascii: "D")),
+            constraint: field(UInt8(ascii: "n")))
+    }
+}
+
+/// A NOTIFY received on a LISTEN connection.
+public struct PostgresNotification: Sendable, Equatable {
+    public let channel: String
+    public let payload: String
+    public init(channel: String, payload: String) {
+        self.channel = channel
+        self.payload = payload
+    }
+}
+
+/// Calls `body` with a C array of NUL-terminated copies of `strings` (nil stays NULL).
+func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { for p in copies { free(p) } }
+    return try body(copies.map { $0.map { UnsafePointer($0) } })
+}

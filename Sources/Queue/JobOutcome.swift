@@ -1,0 +1,52 @@
+import Foundation
+import Support
+
+/// What running a job came to, as the handler and the executor see it.
+public enum JobOutcome: Sendable, Equatable {
+    case completed(result: JSON?)
+    /// Failed: retried with backoff unless `permanent` or out of attempts.
+    case failed(message: String, permanent: Bool)
+    /// Run again after `seconds` without using an attempt.
+    case snoozed(seconds: TimeInterval)
+}
+
+/// The change the finish statement writes to a running job's row: a plain value decided
+/// from the outcome, so retry and discard rules are tested without a database.
+public struct Finish: Sendable, Equatable {
+    public let jobID: Int64
+    public let state: JobState
+    public let result: JSON?
+    /// For `retryable` and `scheduled` (snooze): when it runs again, from now.
+    public let delayMilliseconds: Int64
+    /// Recorded in the job's errors for a failure.
+    public let errorMessage: String?
+
+    public init(jobID: Int64, state: JobState, result: JSON? = nil, delayMilliseconds: Int64 = 0, errorMessage: String? = nil) {
+        self.jobID = jobID
+        self.state = state
+        self.result = result
+        self.delayMilliseconds = delayMilliseconds
+        self.errorMessage = errorMessage
+    }
+
+    /// Decides the row change for `outcome` of a run that was attempt number `attempt` of `maxAttempts`.
+    public static func decide(jobID: Int64, attempt: Int, maxAttempts: Int, outcome: JobOutcome,
+                              backoff: Backoff, unit: Double = Double.random(in: 0..<1)) -> Finish {
+        switch outcome {
+        case .completed(let result):
+            return Finish(jobID: jobID, state: .completed, result: result)
+        case .snoozed(let seconds):
+            return Finish(jobID: jobID, state: .scheduled, delayMilliseconds: milliseconds(seconds))
+        case .failed(let message, let permanent):
+            if permanent || attempt >= maxAttempts {
+                return Finish(jobID: jobID, state: .discarded, errorMessage: message)
+            }
+            let delay = backoff.delay(afterAttempt: attempt, unit: unit)
+            return Finish(jobID: jobID, state: .retryable, delayMilliseconds: milliseconds(delay), errorMessage: message)
+        }
+    }
+
+    static func milliseconds(_ seconds: TimeInterval) -> Int64 {
+        Int64(max(0, (seconds * 1000).rounded()))
+    }
+}

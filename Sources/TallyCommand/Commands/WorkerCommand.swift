@@ -1,0 +1,54 @@
+import Foundation
+import Jobs
+import Postgres
+import Queue
+import Support
+import Worker
+
+struct WorkerCommand: Command {
+    static let name = "worker"
+    static let summary = "Run jobs: claim, run, retry, rescue, cron; stops gracefully on SIGTERM/SIGINT"
+    static let usage = "[--queues NAME=N,...] [--id NAME]"
+    static let options: Set<String> = ["queues", "id"]
+    static let details = """
+        Options:
+          --queues NAME=N,...  queues to work and how many of each run at once in this process
+                               (default: \(WorkerConfig.defaultQueues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")))
+          --id NAME            this worker's label (default: the host name); a random suffix is
+                               added so a restarted worker never owns its predecessor's jobs
+
+        Run as many workers, on as many machines, as the load needs: PostgreSQL is the only
+        coordinator. On SIGTERM or SIGINT a worker stops claiming, lets running jobs finish
+        within TALLY_SHUTDOWN_GRACE (30s), gives the rest back to the queue and exits 0.
+
+        Settings (environment): TALLY_LEASE (30s), TALLY_LEASE_RENEW (10s), TALLY_RESCUE_INTERVAL (5s),
+        TALLY_POLL_INTERVAL (2s), TALLY_SHUTDOWN_GRACE (30s), TALLY_BACKOFF_SCALE (1),
+        TALLY_DB_POOL, TALLY_LOG_LEVEL (info), TALLY_SCHEDULE_<NAME> (a cron expression or off).
+        """
+
+    static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
+        _ = try args.expect([], command: name)
+        let queues = try args.option("queues").map(WorkerConfig.parseQueues) ?? WorkerConfig.defaultQueues
+        let label = args.option("id") ?? WorkerConfig.defaultLabel()
+        guard !label.isEmpty, label.count <= 100, !label.contains("/") else {
+            throw CommandError.usage("--id must be 1 to 100 characters without '/'")
+        }
+        let registry: JobRegistry
+        do { registry = try JobRegistry.standard(environment: context.environment) } catch {
+            throw CommandError.usage("\(error)")
+        }
+        try checkMigrated(context)
+        let config = WorkerConfig(queues: queues, label: label, environment: context.environment)
+        let pool = WorkerPool(config: config, registry: registry, databaseURL: context.databaseURL, environment: context.environment)
+        try await ServiceRunner.run([pool])
+        return 0
+    }
+
+    static func checkMigrated(_ context: CommandContext) throws {
+        let connection = try context.connect()
+        let present = try connection.query("SELECT to_regclass('jobs') IS NOT NULL AND to_regclass('workers') IS NOT NULL AS ok").first?.bool("ok")
+        guard present == true else {
+            throw CommandError.failure("the database has no job tables yet; run `tally migrate` first")
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Dispatch
+import Foundation
+import Postgres
+import Queue
+import Support
+import Synchronization
+
+/// Writes finished jobs back in batches (JobQueries.finish): completions of jobs without
+/// database effects, failures, snoozes. Jobs with database effects complete in their own
+/// transaction and never come here.
+final class Completer: Sendable {
+    private let batcher: Mutex<CompletionBatcher>
+    private let wake = WakeSignal()
+    private let stopped = Atomic<Bool>(false)
+    private let pool: ConnectionPool
+    private let workerID: String
+    private let held: HeldJobs
+    /// Told when jobs become due again soon (retries, snoozes), so they are not left waiting
+    /// for the scheduler's next regular pass.
+    private let dueSoon: @Sendable (Double) -> Void
+
+    init(pool: ConnectionPool, workerID: String, held: HeldJobs, maxBatch: Int, dueSoon: @escaping @Sendable (Double) -> Void) {
+        self.pool = pool
+        self.workerID = workerID
+        self.held = held
+        self.batcher = Mutex(CompletionBatcher(maxBatch: maxBatch))
+        self.dueSoon = dueSoon
+    }
+
+    func submit(_ finish: Finish) {
+        if batcher.withLock({ $0.add(finish) }) { wake.signal() }
+    }
+
+    /// Finished jobs not yet written.
+    var backlog: Int { batcher.withLock { $0.pending.count } }
+
+    private let finished = WakeSignal()
+    private let giveUpAt = Atomic<UInt64>(UInt64.max)
+
+    func run() async {
+        while true {
+            if let batch = batcher.withLock({ $0.takeBatch() }) {
+                await flush(batch)
+                if DispatchTime.now().uptimeNanoseconds > giveUpAt.load(ordering: .acquiring) {
+                    Log.error("gave up recording finished jobs at shutdown; their leases will lapse and they will run again",
+                              ["count": backlog])
+                    break
+                }
+                continue
+            }
+            if stopped.load(ordering: .acquiring) { break }
+            await wake.wait(seconds: nil)
+        }
+        finished.signal()
+    }
+
+    /// Writes everything pending, then stops; gives up after `timeout` seconds of failures.
+    func finish(within timeout: Double) async {
+        giveUpAt.store(DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9), ordering: .releasing)
+        stopped.store(true, ordering: .releasing)
+        wake.signal()
+        await finished.wait(seconds: nil)
+    }
+
+    private func flush(_ batch: [Finish]) async {
+        let workerID = self.workerID
+        do {
+            let changed = try await pool.withConnection { try FinishBatch(batch).run(on: $0, workerID: workerID) }
+            batcher.withLock { $0.flushSucceeded() }
+            held.release(batch.map(\.jobID))
+            if changed.count < batch.count {
+                Log.debug("finished jobs no longer held here were left as they are", ["count": batch.count - changed.count])
+            }
+            var soonest = Double.infinity
+            for f in batch where f.state == .retryable || f.state == .scheduled {
+                soonest = min(soonest, Double(f.delayMilliseconds) / 1000)
+            }
+            if soonest.isFinite { dueSoon(soonest) }
+        } catch {
+            let retryIn = batcher.withLock { $0.flushFailed(batch) }
+            Log.warn("could not record finished jobs, will retry", ["count": batch.count, "retry_in_s": retryIn, "error": error])
+            await wake.wait(seconds: retryIn)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Dispatch
+import Foundation
+import Jobs
+import Postgres
+import Queue
+import Support
+
+/// Runs one claimed job: finds its handler, runs it, decides the outcome, hands the row
+/// change to the completer (unless the job completed in its own transaction) and logs one
+/// line: job id, kind, queue, attempt, duration, outcome.
+struct Executor: Sendable {
+    let registry: JobRegistry
+    let pool: ConnectionPool
+    let enqueuer: Enqueuer
+    let environment: Environment
+    let workerID: String
+    let backoff: Backoff
+    let held: HeldJobs
+    let completer: Completer
+
+    func timeout(for kind: String) -> Double { registry.handler(for: kind)?.timeout ?? 300 }
+
+    func execute(_ job: ClaimedJob) async {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var outcome: JobOutcome?
+        var label: String
+        var errorText: String?
+
+        if let handler = registry.handler(for: job.kind) {
+            let context = JobContext(job: job, pool: pool, enqueuer: enqueuer, environment: environment, workerID: workerID)
+            do {
+                let result = try await handler.run(job, context: context)
+                switch result.kind {
+                case .completed(let json):
+                    outcome = .completed(result: json)
+                    label = "completed"
+                case .completedInTransaction:
+                    label = "completed"
+                case .snooze(let seconds):
+                    outcome = .snoozed(seconds: seconds)
+                    label = "snoozed"
+                }
+            } catch let error as LeaseLostError {
+                label = "lease_lost"
+                errorText = error.description
+            } catch {
+                switch held.reason(job.id) {
+                case .operatorCancelled?:
+                    label = "cancelled"
+                case .shutdown?:
+                    label = "interrupted"
+                case .leaseLost?:
+                    label = "lease_lost"
+                case .timedOut(let seconds)?:
+                    let message = "timed out after \(DurationText.format(seconds)) (the \(job.kind) timeout)"
+                    outcome = .failed(message: message, permanent: false)
+                    label = "timed_out"
+                    errorText = message
+                case nil:
+                    let message = Executor.message(for: error)
+                    let permanent = error is JobError
+                    outcome = .failed(message: message, permanent: permanent)
+                    label = permanent ? "discarded" : "failed"
+                    errorText = message
+                }
+            }
+        } else {
+            // A worker of an older version may not know a kind a newer enqueuer uses: retry,
+            // so a worker that knows it gets the job.
+            let message = "no handler for kind \(job.kind) in worker \(workerID); known kinds: \(registry.kinds.joined(separator: ", "))"
+            outcome = .failed(message: message, permanent: false)
+            label = "failed"
+            errorText = message
+        }
+
+        held.runEnded(job.id)
+        if let outcome {
+            let finish = Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, outcome: outcome, backoff: backoff)
+            if finish.state == .discarded && label == "failed" { label = "discarded" }
+            if finish.state == .retryable { label = "retry" }
+            completer.submit(finish)
+        } else {
+            held.release(job.id)
+        }
+
+        if Log.enabled(.info) {
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            let duration = String(format: "%.2f", ms)
+            if let errorText {
+                Log.info("job finished", ["job_id": job.id, "kind": job.kind, "queue": job.queue, "attempt": job.attempt,
+                                          "duration_ms": duration, "outcome": label, "error": errorText])
+            } else {
+                Log.info("job finished", ["job_id": job.id, "kind": job.kind, "queue": job.queue, "attempt": job.attempt,
+                                          "duration_ms": duration, "outcome": label])
+            }
+        }
+    }
+
+    /// The error text recorded on the job: at most 2,000 characters.
+    static func message(for error: any Error) -> String {
+        let text = String(describing: error)
+        return text.count > 2000 ? String(text.prefix(2000)) + "…" : text
+    }
+}

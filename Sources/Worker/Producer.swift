@@ -1,0 +1,102 @@
+import Dispatch
+import Foundation
+import Jobs
+import Postgres
+import Queue
+import Support
+import Synchronization
+
+/// Claims jobs of one queue and starts them, within the queue's concurrency limit in this
+/// process. Wakes on NOTIFY (via `wakeUp`), when enough running jobs end, or on the fallback poll.
+final class Producer: Sendable {
+    let queue: String
+    private let state: Mutex<ProducerState>
+    private let wake = WakeSignal()
+    private let pool: ConnectionPool
+    private let workerID: String
+    private let leaseMilliseconds: Int64
+    private let executor: Executor
+    private let held: HeldJobs
+    private let completer: Completer
+    /// Called whenever one of this producer's jobs ends (shutdown waits on it).
+    private let onJobEnded: @Sendable () -> Void
+
+    init(queue: String, limit: Int, config: WorkerConfig, pool: ConnectionPool, workerID: String,
+         executor: Executor, held: HeldJobs, completer: Completer, onJobEnded: @escaping @Sendable () -> Void) {
+        self.onJobEnded = onJobEnded
+        self.queue = queue
+        self.state = Mutex(ProducerState(limit: limit, maxBatch: config.maxClaimBatch, pollInterval: config.pollInterval))
+        self.pool = pool
+        self.workerID = workerID
+        self.leaseMilliseconds = Int64(config.lease * 1000)
+        self.executor = executor
+        self.held = held
+        self.completer = completer
+    }
+
+    var running: Int { state.withLock { $0.running } }
+
+    func run() async {
+        while true {
+            let backlog = completer.backlog
+            let now = Self.now()
+            let action = state.withLock { s -> ProducerState.Action in
+                s.setBacklog(backlog)
+                return s.next(now: now)
+            }
+            switch action {
+            case .stop:
+                return
+            case .wait(let seconds):
+                await wake.wait(seconds: seconds)
+            case .claim(let count):
+                await claim(count)
+            }
+        }
+    }
+
+    private func claim(_ count: Int) async {
+        let queue = self.queue
+        let workerID = self.workerID
+        let lease = leaseMilliseconds
+        do {
+            let jobs = try await pool.withConnection { connection in
+                try connection.query(JobQueries.claim, [queue, count, workerID, lease]).map(ClaimedJob.init(row:))
+            }
+            state.withLock { $0.claimed(jobs.count, asked: count) }
+            for job in jobs { start(job) }
+        } catch {
+            state.withLock { $0.claimFailed(now: Self.now()) }
+            Log.warn("claim failed, backing off", ["queue": queue, "error": error])
+        }
+    }
+
+    private func start(_ job: ClaimedJob) {
+        held.hold(job.id, timeout: executor.timeout(for: job.kind), now: DispatchTime.now().uptimeNanoseconds)
+        let executor = self.executor
+        let task = Task {
+            await executor.execute(job)
+            self.ended()
+        }
+        held.attach(job.id, task: task)
+    }
+
+    private func ended() {
+        if state.withLock({ $0.jobFinished() }) { wake.signal() }
+        onJobEnded()
+    }
+
+    /// Work may be waiting (NOTIFY, resume, reconnect).
+    func wakeUp() {
+        state.withLock { $0.woken() }
+        wake.signal()
+    }
+
+    /// Stops claiming; running jobs go on.
+    func stop() {
+        state.withLock { $0.stop() }
+        wake.signal()
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}

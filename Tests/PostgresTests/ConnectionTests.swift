@@ -1,0 +1,106 @@
+import Foundation
+import Postgres
+import Support
+import TestSupport
+import XCTest
+
+final class ConnectionTests: XCTestCase {
+    func testParametersAndTypedRows() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let row = try XCTUnwrap(c.query("SELECT $1::bigint AS n, $2::text AS s, $3::boolean AS b, $4::jsonb AS j, $5::text AS nothing, $6::bigint[] AS ids",
+                                        [Int64.max, "it's \"quoted\"", true, JSON.object(["k": "v"]), SQLNull(), [Int64(1), 2, 3]]).first)
+        XCTAssertEqual(try row.int64("n"), Int64.max)
+        XCTAssertEqual(try row.string("s"), "it's \"quoted\"")
+        XCTAssertEqual(try row.bool("b"), true)
+        XCTAssertEqual(try row.json("j")["k"]?.string, "v")
+        XCTAssertNil(try row.optString("nothing"))
+        XCTAssertThrowsError(try row.string("nothing"), "NULL in a required column")
+        XCTAssertEqual(try row.int64Array("ids"), [1, 2, 3])
+        XCTAssertThrowsError(try row.int64("missing_column"))
+    }
+
+    func testInjectionAttemptsStayValues() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let evil = "x'); DROP TABLE jobs; --"
+        let strings: [String?] = [evil, "a,b", "{}", nil, "\\"]
+        let row = try XCTUnwrap(c.query("SELECT $1::text AS s, $2::text[] AS a", [evil, strings]).first)
+        XCTAssertEqual(try row.string("s"), evil)
+        XCTAssertEqual(try row.stringArray("a"), strings)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM pg_tables WHERE tablename = 'jobs'"), 1)
+    }
+
+    func testErrorsCarrySQLStateAndTransactionsRollBack() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        try c.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        XCTAssertThrowsError(try c.transaction { tx in
+            try tx.query("INSERT INTO t VALUES (1)")
+            try tx.query("INSERT INTO t VALUES (1)")
+        }) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "23505")
+            XCTAssertTrue((error as? PostgresError)?.isUniqueViolation ?? false)
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM t"), 0, "the whole transaction rolled back")
+        // A nested transaction is a savepoint: its failure leaves the outer work.
+        try c.transaction { tx in
+            try tx.query("INSERT INTO t VALUES (2)")
+            _ = try? tx.transaction { inner in try inner.query("INSERT INTO t VALUES (2)") }
+            try tx.query("INSERT INTO t VALUES (3)")
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM t"), 2)
+        XCTAssertThrowsError(try c.query("SELEKT 1")) { XCTAssertEqual(($0 as? PostgresError)?.sqlState, "42601") }
+    }
+
+    func testPoolReplacesConnectionsTheServerDropped() async throws {
+        let db = try TestDatabase.create()
+        let pool = db.pool(2)
+        let first = try await pool.withConnection { $0.serverProcessID }
+        let admin = try db.connect()
+        try admin.query("SELECT pg_terminate_backend($1)", [Int(first)])
+        try await waitUntil("the backend is gone") {
+            try db.int("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [Int(first)]) == 0
+        }
+        let second = try await pool.withConnection { $0.serverProcessID }
+        XCTAssertNotEqual(first, second, "a fresh connection replaced the dropped one")
+        let n = try await pool.withConnection { try $0.query("SELECT 1 AS one").first?.int("one") }
+        XCTAssertEqual(n, 1)
+    }
+
+    func testPoolLimitsConnectionsAndQueuesBorrowers() async throws {
+        let db = try TestDatabase.create()
+        let pool = db.pool(3)
+        let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<30 {
+                group.addTask { try await pool.withConnection { c in
+                    try c.query("SELECT pg_sleep(0.01)")
+                    return c.serverProcessID
+                } }
+            }
+            var all = Set<Int32>()
+            for try await pid in group { all.insert(pid) }
+            return all
+        }
+        XCTAssertLessThanOrEqual(pids.count, 3)
+    }
+
+    func testListenerDeliversAndReconnects() async throws {
+        let db = try TestDatabase.create()
+        let received = LockedBox<[String]>([])
+        let connects = LockedBox(0)
+        let listener = Listener(url: db.url, channels: ["test_chan"], onConnect: { connects.mutate { $0 += 1 } }) { n in
+            received.mutate { $0.append(n.payload) }
+        }
+        listener.start()
+        defer { listener.stop() }
+        try await waitUntil("listening") { listener.isConnected }
+        let c = try db.connect()
+        try c.query("SELECT pg_notify('test_chan', 'one')")
+        try await waitUntil("the first notification arrives") { received.value == ["one"] }
+        try c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tally-listener' AND datname = $1", [db.name])
+        try await waitUntil("the listener reconnects") { connects.value >= 2 && listener.isConnected }
+        try c.query("SELECT pg_notify('test_chan', 'two')")
+        try await waitUntil("notifications arrive after reconnecting") { received.value == ["one", "two"] }
+    }
+}
