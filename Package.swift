@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tally", targets: ["TallyCommand"]),
+        .executable(name: "tally-bench", targets: ["Bench"]),
     ],
     targets: [
         // C libraries (Debian: libpq-dev, libssl-dev).
@@ -23,6 +24,8 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
         .target(name: "Enqueue", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
         .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
+        // ops/bench's load generator and measurements (prints a table and a JSON last line).
+        .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
 
         // Tests run against a real PostgreSQL (ops/test starts a private cluster).
         .target(name: "TestSupport", dependencies: ["Postgres", "Queue", "Support"], path: "Tests/TestSupport"),
@@ -30,5 +33,8 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "QueueTests", dependencies: ["Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Jobs", "Queue", "Postgres", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
+        .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "Jobs", "Queue", "Postgres", "Support", "TestSupport"]),
+        .testTarget(name: "CommandTests", dependencies: ["Support", "Postgres", "TestSupport"]),
     ]
 )

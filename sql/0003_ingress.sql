@@ -1,4 +1,4 @@
--- 0003: the ingress's restricted role (DESIGN.md, "The ingress": least privilege).
+-- 0003: the ingress: its restricted role (DESIGN.md, "The ingress": least privilege) and the Stripe inbox.
 --
 -- tally_ingress may enqueue jobs and read what the read endpoints show, nothing more: it can
 -- never change a balance or a grant. Later migrations GRANT it what their read endpoints need.
@@ -22,3 +22,22 @@ $$;
 -- GET /v1/jobs/{id} and Prefer: wait. No UPDATE or DELETE: the ingress never runs a job.
 GRANT SELECT, INSERT ON jobs TO tally_ingress;
 GRANT SELECT ON queues TO tally_ingress;
+
+-- The Stripe inbox: every verified event, keyed by its id, stored by the ingress in the
+-- transaction that enqueues its `stripe.event` job (args {"event_id": ...}). A redelivery
+-- finds its row and is answered 200 without a second job. The job reads the event from here.
+CREATE TABLE stripe_events (
+    id           text PRIMARY KEY,              -- evt_...
+    type         text NOT NULL,
+    api_version  text,
+    created      timestamptz NOT NULL,          -- the event's own `created`
+    payload      jsonb NOT NULL,                -- the whole event
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    job_id       bigint,                        -- its stripe.event job
+    -- Set when the event waited a day for what it refers to (flagged to operators).
+    flagged_at   timestamptz,
+    flag_reason  text
+);
+CREATE INDEX stripe_events_type_idx ON stripe_events (type, created);
+
+GRANT SELECT, INSERT ON stripe_events TO tally_ingress;

@@ -1,0 +1,1 @@
+// Tests go here; see the README's Testing section.
