@@ -145,3 +145,27 @@ final class LifecycleTests: XCTestCase {
     }
 }
 
+
+final class ClaimPlanTests: XCTestCase {
+    /// With hundreds of thousands of finished rows the claim still walks only the partial
+    /// index of available jobs.
+    func testClaimUsesThePartialIndexWithManyFinishedRows() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        try c.execute("""
+            INSERT INTO jobs (queue, kind, state, finished_at, attempt)
+            SELECT 'default', 'bench.noop', 'completed', now(), 1 FROM generate_series(1, 300000);
+            INSERT INTO jobs (queue, kind) SELECT 'default', 'bench.noop' FROM generate_series(1, 100);
+            ANALYZE jobs;
+            """)
+        let plan = try c.query("""
+            EXPLAIN (FORMAT JSON) SELECT id FROM jobs
+            WHERE state = 'available' AND queue = 'default'
+              AND NOT EXISTS (SELECT 1 FROM queues WHERE name = 'default' AND paused)
+            ORDER BY priority, run_at, id LIMIT 50 FOR UPDATE SKIP LOCKED
+            """).first!.raw(at: 0) ?? ""
+        XCTAssertTrue(plan.contains("jobs_claim_idx"), plan)
+        XCTAssertFalse(plan.contains("Seq Scan\", \"Relation Name\": \"jobs\""), plan)
+        XCTAssertEqual(try c.query(JobQueries.claim, ["default", 50, "w", 30_000]).count, 50)
+    }
+}
