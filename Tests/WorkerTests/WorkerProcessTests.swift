@@ -71,7 +71,7 @@ final class WorkerProcessTests: XCTestCase {
         let short = try enqueueEffects(db, count: 1, args: ["sleep_ms": 1500])[0]
         let long = try enqueueEffects(db, count: 1, args: ["sleep_ms": 120_000])[0]
         let worker = try TallyProcess(["worker", "--id", "w", "--queues", "default=4"],
-                                      environment: ["DATABASE_URL": db.url, "TALLY_SHUTDOWN_GRACE": "4s"])
+                                      environment: ["DATABASE_URL": db.url, "TALLY_SHUTDOWN_GRACE": "4s", "TALLY_LOG_LEVEL": "info"])
         try await waitUntil("both jobs are running") { try db.int("SELECT count(*) FROM jobs WHERE state = 'running'") == 2 }
         worker.signal(SIGTERM)
         let status = try await worker.waitForExit(timeout: 30)
@@ -114,7 +114,7 @@ final class WorkerProcessTests: XCTestCase {
     func testOperatorCancelStopsARunningJob() async throws {
         let db = try TestDatabase.create()
         let id = try enqueueEffects(db, count: 1, args: ["sleep_ms": 120_000])[0]
-        let env = ["DATABASE_URL": db.url]
+        let env = ["DATABASE_URL": db.url, "TALLY_LOG_LEVEL": "info"]
         let worker = try TallyProcess(["worker", "--id", "w", "--queues", "default=1"], environment: env)
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the job is running") { try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [id]) == "running" }
