@@ -24,6 +24,28 @@ enum Show {
     }
 }
 
+/// The answer of a command acting on several jobs: which it changed, which not and why.
+enum BulkAnswer {
+    /// Why each id not in `done` was left alone: its state (via `reason`), or that it does not exist.
+    static func failures(_ ids: [Int64], done: Set<Int64>, on connection: Connection,
+                         reason: (String) -> String) throws -> [(id: Int64, reason: String)] {
+        let missing = ids.filter { !done.contains($0) }
+        guard !missing.isEmpty else { return [] }
+        var states: [Int64: String] = [:]
+        for row in try connection.query(AdminQueries.states, [missing]) { states[try row.int64("id")] = try row.string("state") }
+        return missing.map { id in (id, states[id].map(reason) ?? "does not exist") }
+    }
+
+    static func json(done key: String, ids: [Int64], succeeded: Set<Int64>, failed: [(id: Int64, reason: String)]) -> JSON {
+        [key: .array(ids.filter(succeeded.contains).map { .int($0) }),
+         "failed": .array(failed.map { ["id": .int($0.id), "reason": .string($0.reason)] })]
+    }
+
+    static func printFailures(_ failed: [(id: Int64, reason: String)], command: String) {
+        for f in failed { Output.error("tally \(command): job \(f.id) \(f.reason)") }
+    }
+}
+
 struct JobsListCommand: Command {
     static let name = "jobs list"
     static let summary = "List jobs, newest first"
@@ -154,26 +176,15 @@ struct JobsRetryCommand: Command {
             throw CommandError.usage("--kind goes with --state")
         }
         let retried = Set(try connection.query(AdminQueries.retry, [ids]).map { try $0.int64("id") })
-        var failed: [(Int64, String)] = []
-        let missing = ids.filter { !retried.contains($0) }
-        if !missing.isEmpty {
-            var states: [Int64: String] = [:]
-            for row in try connection.query(AdminQueries.states, [missing]) { states[try row.int64("id")] = try row.string("state") }
-            for id in missing {
-                if let s = states[id] {
-                    failed.append((id, s == "running" ? "is running" : "is \(s); not run again"))
-                } else {
-                    failed.append((id, "does not exist"))
-                }
-            }
+        let failed = try BulkAnswer.failures(ids, done: retried, on: connection) { state in
+            state == "running" ? "is running" : "is \(state); not run again"
         }
         if context.json {
-            context.print(json: ["retried": .array(ids.filter(retried.contains).map { .int($0) }),
-                                 "failed": .array(failed.map { ["id": .int($0.0), "reason": .string($0.1)] })])
+            context.print(json: BulkAnswer.json(done: "retried", ids: ids, succeeded: retried, failed: failed))
         } else {
             if !retried.isEmpty { context.print("retried \(retried.count) job(s): \(ids.filter(retried.contains).map(String.init).joined(separator: " "))") }
             if retried.isEmpty && failed.isEmpty { context.print("No jobs to retry.") }
-            for (id, why) in failed { Output.error("tally jobs retry: job \(id) \(why)") }
+            BulkAnswer.printFailures(failed, command: name)
         }
         return failed.isEmpty ? 0 : 1
     }
@@ -197,21 +208,14 @@ struct JobsCancelCommand: Command {
         let connection = try context.connect()
         var cancelled: [Int64: String] = [:]
         for row in try connection.query(AdminQueries.cancel, [ids, actor]) { cancelled[try row.int64("id")] = try row.string("was") }
-        var failed: [(Int64, String)] = []
-        let missing = ids.filter { cancelled[$0] == nil }
-        if !missing.isEmpty {
-            var states: [Int64: String] = [:]
-            for row in try connection.query(AdminQueries.states, [missing]) { states[try row.int64("id")] = try row.string("state") }
-            for id in missing { failed.append((id, states[id].map { "is already \($0)" } ?? "does not exist")) }
-        }
+        let failed = try BulkAnswer.failures(ids, done: Set(cancelled.keys), on: connection) { "is already \($0)" }
         if context.json {
-            context.print(json: ["cancelled": .array(ids.filter { cancelled[$0] != nil }.map { .int($0) }),
-                                 "failed": .array(failed.map { ["id": .int($0.0), "reason": .string($0.1)] })])
+            context.print(json: BulkAnswer.json(done: "cancelled", ids: ids, succeeded: Set(cancelled.keys), failed: failed))
         } else {
             for id in ids where cancelled[id] != nil {
                 context.print("cancelled job \(id)\(cancelled[id] == "running" ? " (its worker was told to stop it)" : "")")
             }
-            for (id, why) in failed { Output.error("tally jobs cancel: job \(id) \(why)") }
+            BulkAnswer.printFailures(failed, command: name)
         }
         return failed.isEmpty ? 0 : 1
     }
