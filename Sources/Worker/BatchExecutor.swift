@@ -1,0 +1,128 @@
+import Dispatch
+import Foundation
+import Jobs
+import Postgres
+import Queue
+import Support
+
+/// Runs the jobs of a `BatchJob` kind that one claim brought in together, in ONE transaction.
+///
+/// Why it exists: `usage.record` on one hot account. Run one by one (each job its own Task and
+/// transaction), every debit takes the account's row lock and pays a commit; with 2 worker
+/// processes × 10 running jobs they queue on that lock. A batch takes the lock once for the
+/// whole claim and writes every debit, entry, notification and completion in a handful of
+/// statements and one commit.
+/// Measured (2 cores, PostgreSQL 15 with fsync and synchronous_commit on, 2 worker processes,
+/// `tally-bench` ledger): one hot account, jobs one by one ≈ 1,100/s; in batches ≈ 11,000/s.
+///
+/// How, in the one transaction:
+/// 1. lock the jobs' rows, keeping those still running and held by this worker (a job rescued
+///    or cancelled meanwhile is left alone: its effects must not apply);
+/// 2. `runBatch` applies the effects of those jobs;
+/// 3. the completed ones are marked completed (FinishBatch) — effects and completion commit
+///    together, exactly once, as for `JobContext.completeInTransaction`.
+/// Failed outcomes (bad args: no effects) go to the completer like any failure. If the
+/// transaction fails as a whole (a constraint a job broke, a deadlock, the database), it is
+/// rolled back and every job runs alone through the ordinary executor: one job cannot sink
+/// the others, and nothing is applied twice (a job already completed is no longer held).
+struct BatchExecutor: Sendable {
+    let executor: Executor
+
+    /// Splits a claim into single jobs and batches of batchable kinds (two or more jobs of a
+    /// kind, at most its `batchLimit` per batch).
+    static func plan(_ jobs: [ClaimedJob], registry: JobRegistry) -> (single: [ClaimedJob], batches: [[ClaimedJob]]) {
+        var single: [ClaimedJob] = []
+        var byKind: [String: [ClaimedJob]] = [:]
+        var kinds: [String] = []
+        for job in jobs {
+            guard let handler = registry.handler(for: job.kind), handler.runsInBatches else {
+                single.append(job)
+                continue
+            }
+            if byKind[job.kind] == nil { kinds.append(job.kind) }
+            byKind[job.kind, default: []].append(job)
+        }
+        var batches: [[ClaimedJob]] = []
+        for kind in kinds {
+            let group = byKind[kind]!
+            if group.count == 1 {
+                single.append(group[0])
+                continue
+            }
+            let limit = max(1, registry.handler(for: kind)!.batchLimit)
+            for start in stride(from: 0, to: group.count, by: limit) {
+                batches.append(Array(group[start..<min(start + limit, group.count)]))
+            }
+        }
+        return (single, batches)
+    }
+
+    func execute(_ jobs: [ClaimedJob]) async {
+        guard let first = jobs.first, let handler = executor.registry.handler(for: first.kind) else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let workerID = executor.workerID
+        let context = BatchContext(environment: executor.environment, workerID: workerID)
+        let ids = jobs.map(\.id)
+        let outcome: (outcomes: [Int64: BatchOutcome], lost: [Int64])
+        do {
+            outcome = try await executor.pool.withConnection { connection in
+                try connection.transaction { tx in
+                    let held = Set(try tx.query(Self.lockHeld, [ids, workerID]).map { try $0.int64("id") })
+                    let mine = jobs.filter { held.contains($0.id) }
+                    let lost = ids.filter { !held.contains($0) }
+                    guard !mine.isEmpty else { return ([:], lost) }
+                    let results = try handler.runBatch(mine, on: tx, context: context)
+                    var outcomes: [Int64: BatchOutcome] = [:]
+                    var finishes: [Finish] = []
+                    for (job, result) in zip(mine, results) {
+                        outcomes[job.id] = result
+                        if case .completed(let json) = result { finishes.append(Finish(jobID: job.id, state: .completed, result: json)) }
+                    }
+                    // Every row is locked by this transaction and still ours: all of them change.
+                    try FinishBatch(finishes).run(on: tx, workerID: workerID)
+                    return (outcomes, lost)
+                }
+            }
+        } catch {
+            Log.warn("batch failed and was rolled back; running its jobs one by one",
+                     ["kind": first.kind, "jobs": jobs.count, "error": Executor.message(for: error)])
+            for job in jobs { await executor.execute(job) }
+            return
+        }
+
+        let held = executor.held
+        for id in outcome.lost {
+            held.runEnded(id)
+            held.release(id)
+        }
+        var failed = 0
+        for job in jobs {
+            guard let result = outcome.outcomes[job.id] else { continue }
+            held.runEnded(job.id)
+            switch result {
+            case .completed:
+                held.release(job.id)
+            case .failed(let message, let permanent):
+                failed += 1
+                executor.completer.submit(Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts,
+                                                        outcome: .failed(message: message, permanent: permanent),
+                                                        backoff: executor.backoff))
+            }
+        }
+        if Log.enabled(.info) {
+            let ms = String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            Log.info("batch finished", ["kind": first.kind, "queue": first.queue, "jobs": jobs.count,
+                                        "completed": outcome.outcomes.count - failed, "failed": failed,
+                                        "lease_lost": outcome.lost.count, "duration_ms": ms,
+                                        "first_job_id": first.id, "last_job_id": jobs[jobs.count - 1].id])
+        }
+    }
+
+    /// The jobs of the batch still running and held by this worker, locked until commit (so
+    /// no rescue or cancel can slip between the effects and the completion).
+    static let lockHeld = Query("tally_batch_lock_held", """
+        SELECT id FROM jobs WHERE id = ANY($1::bigint[]) AND state = 'running' AND locked_by = $2
+        ORDER BY id
+        FOR UPDATE
+        """)
+}
