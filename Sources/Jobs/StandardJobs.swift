@@ -17,7 +17,7 @@ extension JobRegistry {
         r.schedule(CronSchedule(name: "credits.expire", expression: try CronExpression("@hourly"), kind: CreditsExpireJob.kind,
                                 queue: CreditsExpireJob.queue))
         // Payments.
-        // r.register(StripeEventJob())
+        r.register(StripeEventJob())
         // The queue's own upkeep.
         r.register(PruneJobsJob())
         r.schedule(CronSchedule(name: "jobs.prune", expression: try CronExpression("@hourly"), kind: PruneJobsJob.kind, queue: PruneJobsJob.queue))
