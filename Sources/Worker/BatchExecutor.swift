@@ -12,8 +12,12 @@ import Support
 /// processes × 10 running jobs they queue on that lock. A batch takes the lock once for the
 /// whole claim and writes every debit, entry, notification and completion in a handful of
 /// statements and one commit.
-/// Measured (2 cores, PostgreSQL 15 with fsync and synchronous_commit on, 2 worker processes,
-/// `tally-bench` ledger): one hot account, jobs one by one ≈ 1,100/s; in batches ≈ 11,000/s.
+/// Every balance change also sends a NOTIFY, and PostgreSQL serialises the commits of
+/// notifying transactions (through their WAL flush) across all accounts: one by one,
+/// usage.record managed ~360 jobs/s on one account and ~530/s over 10,000 accounts.
+/// In batches: ~9,000/s and ~11,000–13,000/s (2 cores, PostgreSQL 15 with fsync and
+/// synchronous_commit on, 2 `tally worker` processes, LedgerBench; roughly half that while
+/// other builds held a core).
 ///
 /// How, in the one transaction: `runBatch` applies the effects of the jobs, then the completed
 /// ones are marked completed (FinishBatch, which touches only jobs still running and held by

@@ -112,7 +112,9 @@ extension StripeEventJob {
         let period = invoiceLinePeriod(invoice)
         var credits: Int64 = 0
         if grants {
-            credits = try subscriptionCredits(price: period.price, on: tx) * period.quantity
+            let (total, overflow) = try subscriptionCredits(price: period.price, on: tx).multipliedReportingOverflow(by: period.quantity)
+            guard !overflow else { throw Unresolvable(description: "invoice \(invoiceID): credits × quantity \(period.quantity) overflows") }
+            credits = total
             guard period.end != nil else {
                 throw Unresolvable(description: "invoice \(invoiceID) has no line with a period: cannot tell when its credits expire")
             }
