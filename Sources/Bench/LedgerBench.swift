@@ -19,10 +19,11 @@ import Support
 /// - Parameters:
 ///   - databaseURL: the database (migrated).
 ///   - tallyBinary: the `tally` executable the workers run.
-///   - hotJobs / spreadJobs / spreadAccounts: sizes (defaults: 20,000 / 40,000 / 10,000).
+///   - hotJobs / spreadJobs / spreadAccounts: sizes (defaults: 30,000 / 60,000 / 10,000; long
+///     enough that the workers' start-up, connections and first plans, is a small part).
 ///   - workerQueues: the workers' `--queues` (default `default=2000`: with the claim batch of
 ///     500, two claims in flight per worker keep one batch committing while the next is built).
-public func runLedgerBench(databaseURL: String, tallyBinary: String, hotJobs: Int = 20_000, spreadJobs: Int = 40_000,
+public func runLedgerBench(databaseURL: String, tallyBinary: String, hotJobs: Int = 30_000, spreadJobs: Int = 60_000,
                            spreadAccounts: Int = 10_000, workerQueues: String = "default=2000",
                            log: @Sendable (String) -> Void = { print($0) }) async throws -> [String: Double] {
     let run = Crypto.randomHex(3)
