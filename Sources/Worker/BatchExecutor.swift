@@ -15,9 +15,9 @@ import Support
 /// Every balance change also sends a NOTIFY, and PostgreSQL serialises the commits of
 /// notifying transactions (through their WAL flush) across all accounts: one by one,
 /// usage.record managed ~360 jobs/s on one account and ~530/s over 10,000 accounts.
-/// In batches: ~9,000/s and ~11,000–13,000/s (2 cores, PostgreSQL 15 with fsync and
-/// synchronous_commit on, 2 `tally worker` processes, LedgerBench; roughly half that while
-/// other builds held a core).
+/// In batches: 9,000–9,700/s and 10,500–14,300/s (2 cores, PostgreSQL 15 with fsync and
+/// synchronous_commit on, 2 `tally worker` processes, LedgerBench on a quiet machine; 30–40 %
+/// less while other builds and benchmarks shared it).
 ///
 /// How, in the one transaction: `runBatch` applies the effects of the jobs, then the completed
 /// ones are marked completed (FinishBatch, which touches only jobs still running and held by
