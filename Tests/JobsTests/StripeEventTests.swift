@@ -221,6 +221,39 @@ final class StripeEventTests: XCTestCase {
         try LedgerFixtures.assertVerified(c)
     }
 
+    func testARefundOfASubscriptionInvoiceFindsItsGrantThroughTheInvoicePayments() async throws {
+        // Basil invoices carry no payment intent: with the key set, the job asks the API.
+        let stripe = try FakeHTTPServer()
+        defer { stripe.stop() }
+        stripe.respond("GET", "/v1/invoice_payments", body: #"{"object":"list","data":[{"id":"inpay_1","payment":{"type":"payment_intent","payment_intent":"pi_sub_cycle"}}]}"#)
+        let db = try TestDatabase.create()
+        let harness = try WorkerHarness(db, environment: ["STRIPE_API_BASE": stripe.baseURL, "STRIPE_SECRET_KEY": "sk_test_fake"])
+        defer { Task { await harness.stop() } }
+        let end = Int64(Date().timeIntervalSince1970) + 30 * 86400
+        var cycle = try StripeFixture.load("invoice.paid.subscription_cycle.json")
+        var lines = cycle.at("data", "object", "lines", "data")!.array!
+        lines[0] = StripeFixture.setting(lines[0], ["period", "end"], .int(end))
+        cycle = StripeFixture.setting(cycle, ["data", "object", "lines", "data"], .array(lines))
+        let paid = try await harness.finished(try StripeFixture.deliver(cycle, to: harness))
+        XCTAssertEqual(paid.result?["credits"]?.int64, 250)
+        XCTAssertEqual(stripe.requests.first?.query, "invoice=in_1ScrInvSubCycle00001&status=paid&limit=10")
+        XCTAssertEqual(try db.scalar("SELECT payment_intent_id FROM payments WHERE invoice_id = 'in_1ScrInvSubCycle00001'"), "pi_sub_cycle")
+
+        // The whole $9.99 refunded: all 250 credits of that month come back out of its grant.
+        var refund = StripeFixture.variant(try StripeFixture.load("charge.refunded.partial_topup.json"), id: "evt_sub_refund", created: 1_788_300_000)
+        refund = StripeFixture.setting(refund, ["data", "object", "id"], "ch_sub_cycle")
+        refund = StripeFixture.setting(refund, ["data", "object", "payment_intent"], "pi_sub_cycle")
+        refund = StripeFixture.setting(refund, ["data", "object", "amount"], 999)
+        refund = StripeFixture.setting(refund, ["data", "object", "amount_refunded"], 999)
+        let clawed = try await harness.finished(try StripeFixture.deliver(refund, to: harness))
+        XCTAssertEqual(clawed.result?["taken"]?.int64, 250)
+        let c = try db.connect()
+        XCTAssertEqual(try LedgerFixtures.balance(user, on: c), 0)
+        XCTAssertEqual(try LedgerFixtures.debt(user, on: c), 0)
+        XCTAssertEqual(try db.scalar("SELECT remaining FROM grants WHERE source = 'subscription'"), "0")
+        try LedgerFixtures.assertVerified(c)
+    }
+
     func testTheLineItemsFallbackReadsTheStripeAPI() async throws {
         let stripe = try FakeHTTPServer()
         defer { stripe.stop() }
