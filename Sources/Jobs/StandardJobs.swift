@@ -9,6 +9,15 @@ extension JobRegistry {
         r.register(NoopJob())
         r.register(EffectJob())
         r.register(FailJob())
+        // The ledger (docs/ledger.md).
+        r.register(AccountOpenJob())
+        r.register(UsageRecordJob())
+        r.register(AdminAdjustJob())
+        r.register(CreditsExpireJob())
+        r.schedule(CronSchedule(name: "credits.expire", expression: try CronExpression("@hourly"), kind: CreditsExpireJob.kind,
+                                queue: CreditsExpireJob.queue))
+        // Payments.
+        r.register(StripeEventJob())
         // The queue's own upkeep.
         r.register(PruneJobsJob())
         r.schedule(CronSchedule(name: "jobs.prune", expression: try CronExpression("@hourly"), kind: PruneJobsJob.kind, queue: PruneJobsJob.queue))

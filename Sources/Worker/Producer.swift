@@ -64,7 +64,9 @@ final class Producer: Sendable {
                 try connection.query(JobQueries.claim, [queue, count, workerID, lease]).map(ClaimedJob.init(row:))
             }
             state.withLock { $0.claimed(jobs.count, asked: count) }
-            for job in jobs { start(job) }
+            let plan = BatchExecutor.plan(jobs, registry: executor.registry, environment: executor.environment)
+            for job in plan.single { start(job) }
+            for batch in plan.batches { start(batch: batch) }
         } catch {
             state.withLock { $0.claimFailed(now: Self.now()) }
             Log.warn("claim failed, backing off", ["queue": queue, "error": error])
@@ -79,6 +81,18 @@ final class Producer: Sendable {
             self.ended()
         }
         held.attach(job.id, task: task)
+    }
+
+    /// Jobs of a `BatchJob` kind claimed together: one task runs them in one transaction.
+    private func start(batch: [ClaimedJob]) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        for job in batch { held.hold(job.id, timeout: executor.timeout(for: job.kind), now: now) }
+        let batchExecutor = BatchExecutor(executor: executor)
+        let task = Task {
+            await batchExecutor.execute(batch)
+            for _ in batch { self.ended() }
+        }
+        for job in batch { held.attach(job.id, task: task) }
     }
 
     private func ended() {

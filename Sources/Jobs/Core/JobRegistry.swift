@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import Queue
 import Support
 
@@ -12,6 +13,12 @@ public struct JobRegistry: Sendable {
     public mutating func register<J: Job>(_ job: J) {
         precondition(handlers[J.kind] == nil, "job kind \(J.kind) registered twice")
         handlers[J.kind] = AnyJobHandler(job)
+    }
+
+    /// A kind whose jobs claimed together run as one batch (`BatchJob`).
+    public mutating func register<J: BatchJob>(_ job: J) {
+        precondition(handlers[J.kind] == nil, "job kind \(J.kind) registered twice")
+        handlers[J.kind] = AnyJobHandler(job, batchRunner: J.batchRunner(job), batchLimit: J.batchLimit)
     }
 
     public mutating func schedule(_ schedule: CronSchedule) {
@@ -54,8 +61,14 @@ public struct AnyJobHandler: Sendable {
     public let maxAttempts: Int
     public let timeout: TimeInterval
     private let runner: @Sendable (ClaimedJob, JobContext) async throws -> JobResult
+    let batchRunner: (@Sendable ([ClaimedJob], Connection, BatchContext) throws -> [BatchOutcome])?
+    /// The most jobs one batch takes (BatchJob kinds).
+    public let batchLimit: Int
 
-    init<J: Job>(_ job: J) {
+    init<J: Job>(_ job: J, batchRunner: (@Sendable ([ClaimedJob], Connection, BatchContext) throws -> [BatchOutcome])? = nil,
+                 batchLimit: Int = 1) {
+        self.batchRunner = batchRunner
+        self.batchLimit = batchLimit
         kind = J.kind
         queue = J.queue
         maxAttempts = J.maxAttempts

@@ -94,5 +94,13 @@ enum Dispatcher {
         QueuesPauseCommand.self,
         QueuesResumeCommand.self,
         WorkersCommand.self,
+        AccountsShowCommand.self,
+        LedgerVerifyCommand.self,
+        GrantCommand.self,
+        DebitCommand.self,
+        AgentsListCommand.self,
+        AgentsSetCommand.self,
+        ProductsListCommand.self,
+        ProductsSetCommand.self,
     ]
 }

@@ -1,0 +1,56 @@
+import Foundation
+import Postgres
+import Support
+
+/// Entry points of the ledger for code that changes one account at a time. Each runs in the
+/// caller's transaction (`tx`); for several operations or accounts at once, use a
+/// `LedgerBook` directly (these are a book of one operation).
+public enum Ledger {
+    /// How an account came to be.
+    public enum Opener: String, Sendable {
+        /// account.open (the app's signup): the trial is granted.
+        case signup
+        /// A payment for a user without an account: no trial.
+        case payment
+        case `operator`
+    }
+
+    /// Creates the account unless it exists; true when it was created. Records the referral
+    /// code on an account that has none.
+    @discardableResult
+    public static func openAccount(_ userID: String, referralCode: String? = nil, openedBy: Opener, on tx: Connection) throws -> Bool {
+        guard !userID.isEmpty, userID.utf8.count <= 256 else { throw LedgerError.invalid("user_id must be 1 to 256 bytes") }
+        if let code = referralCode, code.isEmpty || code.utf8.count > 128 {
+            throw LedgerError.invalid("referral_code must be 1 to 128 bytes")
+        }
+        let created = try tx.query(LedgerQueries.openAccount, [userID, referralCode, openedBy.rawValue]).count == 1
+        if !created, let referralCode { try tx.query(LedgerQueries.setReferralCode, [userID, referralCode]) }
+        return created
+    }
+
+    /// Adds one grant and commits it. Nil when the reference was applied before.
+    @discardableResult
+    public static func grant(_ g: NewGrant, on tx: Connection) throws -> LedgerChange? {
+        try single(g.userID, on: tx) { try $0.grant(g) }
+    }
+
+    /// Spends credits from one account and commits.
+    public static func debit(_ d: Debit, on tx: Connection) throws -> DebitOutcome {
+        try single(d.userID, on: tx) { try $0.debit(d) }
+    }
+
+    /// Takes credits back from one account and commits. Nil when applied before.
+    @discardableResult
+    public static func clawback(_ c: Clawback, on tx: Connection) throws -> LedgerChange? {
+        try single(c.userID, on: tx) { try $0.clawback(c) }
+    }
+
+    /// A book of one account and one operation.
+    private static func single<T>(_ userID: String, on tx: Connection, _ operation: (LedgerBook) throws -> T) throws -> T {
+        let book = LedgerBook(tx)
+        try book.load([userID])
+        let result = try operation(book)
+        try book.commit()
+        return result
+    }
+}
