@@ -112,7 +112,8 @@ public struct CryptoQuoteJob: Job {
             try await markFailed(id, code: "not_configured", message: error.description, pool: context.pool)
             throw JobError.permanent(error.description)
         } catch let error as HTTPError {
-            guard !error.isRetryable || context.job.attempt >= context.job.maxAttempts else { throw error }
+            // The cap is the kind's, whatever max_attempts the enqueuer gave the row.
+            guard !error.isRetryable || context.job.attempt >= min(context.job.maxAttempts, Self.maxAttempts) else { throw error }
             try await markFailed(id, code: "bitgo_error", message: error.description, pool: context.pool)
             throw JobError.permanent(error.description)
         }
@@ -132,7 +133,8 @@ public struct CryptoQuoteJob: Job {
     /// The quote is refused: the purchase `failed`, the job completed with the refusal.
     private func refuse(_ id: String, code: String, message: String, storing refreshed: [CoinGecko.Quote] = [],
                         context: JobContext) async throws -> JobResult {
-        Log.warn("crypto quote refused", ["purchase_id": id, "error": code, "message": message])
+        // A stale price means CoinGecko is failing: worth an operator's eye; the rest is input.
+        Log.write(code == "price_stale" ? .warn : .info, "crypto quote refused", ["purchase_id": id, "error": code, "message": message])
         return try await context.completeInTransaction { tx in
             try PricesRefreshJob.store(refreshed, on: tx)
             var p = try Purchase(row: try tx.query(CryptoQueries.lock, [id]).first.orThrow("purchase \(id) vanished"))

@@ -113,7 +113,10 @@ public struct PurchaseDecision: Sendable, Equatable {
             return decision(received > f.quoted ? .overpaid : .paid, covered: covered)
         }
 
-        if live.isEmpty { return decision(now >= f.expiresAt ? .expired : .awaitingPayment) }
+        // Time only moves forward: a purchase once expired (or paid late) stays past its expiry
+        // whatever clock decides now.
+        let pastExpiry = now >= f.expiresAt || f.status == .expired || f.status == .late
+        if live.isEmpty { return decision(pastExpiry ? .expired : .awaitingPayment) }
         let onTime = live.filter { $0.firstSeenAt <= f.expiresAt }
         if onTime.isEmpty { return decision(.late) }
         let confirmedOnTime = sum(onTime.filter { $0.confirmations >= f.threshold })

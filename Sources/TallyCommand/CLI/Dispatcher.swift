@@ -94,5 +94,8 @@ enum Dispatcher {
         QueuesPauseCommand.self,
         QueuesResumeCommand.self,
         WorkersCommand.self,
+        PurchasesListCommand.self,
+        PurchasesShowCommand.self,
+        PurchasesConfirmCommand.self,
     ]
 }
