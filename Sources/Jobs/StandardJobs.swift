@@ -17,7 +17,7 @@ extension JobRegistry {
         r.schedule(CronSchedule(name: "credits.expire", expression: try CronExpression("@hourly"), kind: CreditsExpireJob.kind,
                                 queue: CreditsExpireJob.queue))
         // Payments.
-        // r.register(StripeEventJob())
+        r.register(StripeEventJob())
         // Crypto purchases (docs/crypto.md).
         r.register(PricesRefreshJob())
         r.register(CryptoQuoteJob())
