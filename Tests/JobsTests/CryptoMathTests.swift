@@ -103,6 +103,10 @@ final class CryptoMathTests: XCTestCase {
         o["type"] = "receive"
         o["entries"] = [["address": "bc1qx", "valueString": "12.5"]]
         XCTAssertThrowsError(try TransferObservation(json: .object(o), coin: .btc))
+        // Another recipient's output in the same transaction is not ours (BitGo marks ours).
+        o["entries"] = [["address": "bc1qother", "valueString": "5000"],
+                        ["address": "bc1qours", "wallet": .string(t.walletID!), "valueString": "31250"]]
+        XCTAssertEqual(try TransferObservation(json: .object(o), coin: .btc).receipts, ["bc1qours": BaseUnits(31250)])
         // ETH addresses compare in lowercase.
         o["entries"] = [["address": "0xAbCdEf0000000000000000000000000000000001", "valueString": "123456789012345678901234"]]
         XCTAssertEqual(try TransferObservation(json: .object(o), coin: .eth).receipts,

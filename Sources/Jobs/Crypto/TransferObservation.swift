@@ -59,19 +59,26 @@ public struct TransferObservation: Sendable, Equatable {
             }
             confirmations = c
         }
+        let walletID = json["wallet"]?.string
         var receipts: [String: BaseUnits] = [:]
         if type == "receive" {
+            var paid: [(address: String, amount: BaseUnits, ours: Bool)] = []
             for entry in json["entries"]?.array ?? [] {
                 guard let address = entry["address"]?.string, let text = entry["valueString"]?.string else { continue }
                 if text.hasPrefix("-") || text == "0" { continue }  // the sender's side, or nothing
                 guard let amount = BaseUnits(decimal: text) else {
                     throw CryptoError.invalid("BitGo's transfer \(id) has an entry valueString that is not a whole number: \"\(text)\"")
                 }
-                receipts[coin.normalize(address: address), default: .zero] = receipts[coin.normalize(address: address), default: .zero] + amount
+                paid.append((coin.normalize(address: address), amount, walletID != nil && entry["wallet"]?.string == walletID))
             }
+            // BitGo marks the entries of the transfer's own wallet: other outputs of the same
+            // transaction (someone else's change, other recipients) are not ours. When none is
+            // marked, every positive entry is kept and the address match decides.
+            let ours = paid.filter(\.ours)
+            for p in ours.isEmpty ? paid : ours { receipts[p.address, default: .zero] = receipts[p.address, default: .zero] + p.amount }
         }
         let seen = [json["createdTime"], json["unconfirmedTime"], json["date"]].lazy.compactMap { $0?.string.flatMap(Timestamp.parse) }.first
-        self.init(id: id, coin: coin, walletID: json["wallet"]?.string, txid: json["txid"]?.string, type: type, state: state,
+        self.init(id: id, coin: coin, walletID: walletID, txid: json["txid"]?.string, type: type, state: state,
                   confirmations: confirmations, firstSeenAt: seen, receipts: receipts)
     }
 }
