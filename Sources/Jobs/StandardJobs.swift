@@ -18,6 +18,16 @@ extension JobRegistry {
                                 queue: CreditsExpireJob.queue))
         // Payments.
         r.register(StripeEventJob())
+        // Crypto purchases (docs/crypto.md).
+        r.register(PricesRefreshJob())
+        r.register(CryptoQuoteJob())
+        r.register(CryptoCheckJob())
+        r.register(CryptoPollJob())
+        r.register(CryptoConfirmManualJob())
+        r.schedule(CronSchedule(name: "prices.refresh", expression: try CronExpression("* * * * *"), kind: PricesRefreshJob.kind,
+                                queue: PricesRefreshJob.queue))
+        r.schedule(CronSchedule(name: "crypto.poll", expression: try CronExpression("* * * * *"), kind: CryptoPollJob.kind,
+                                queue: CryptoPollJob.queue))
         // The queue's own upkeep.
         r.register(PruneJobsJob())
         r.schedule(CronSchedule(name: "jobs.prune", expression: try CronExpression("@hourly"), kind: PruneJobsJob.kind, queue: PruneJobsJob.queue))

@@ -102,5 +102,8 @@ enum Dispatcher {
         AgentsSetCommand.self,
         ProductsListCommand.self,
         ProductsSetCommand.self,
+        PurchasesListCommand.self,
+        PurchasesShowCommand.self,
+        PurchasesConfirmCommand.self,
     ]
 }
