@@ -35,6 +35,6 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Jobs", "Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "Jobs", "Queue", "Postgres", "Support", "TestSupport"]),
-        .testTarget(name: "CommandTests", dependencies: ["Support", "Postgres", "TestSupport"]),
+        .testTarget(name: "CommandTests", dependencies: ["Support", "Postgres", "Queue", "TestSupport"]),
     ]
 )

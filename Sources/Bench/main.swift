@@ -1,1 +1,53 @@
-print("tally-bench: see ops/bench")
+import Foundation
+import Postgres
+import Support
+
+// tally-bench: the measurements behind ops/bench. Prints a table, the PostgreSQL settings it
+// ran with, and as its last line one JSON object of every figure.
+//   tally-bench [--only queue|ingress|ledger]   (DATABASE_URL: a database of the cluster to use)
+
+var only: String?
+var args = Array(CommandLine.arguments.dropFirst())
+while let a = args.first {
+    args.removeFirst()
+    switch a {
+    case "--only":
+        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ingress or ledger\n".utf8)); exit(2) }
+        only = v
+        args.removeFirst()
+    default:
+        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ingress|ledger]\n".utf8))
+        exit(2)
+    }
+}
+guard let adminURL = Environment()["DATABASE_URL"] else {
+    FileHandle.standardError.write(Data("tally-bench: DATABASE_URL is not set (ops/bench sets it)\n".utf8))
+    exit(2)
+}
+let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let context = BenchContext(adminURL: adminURL, sqlDirectory: root.appendingPathComponent("sql"), tallyBinary: here.appendingPathComponent("tally"))
+
+do {
+    let c = try Connection.connect(adminURL)
+    var settings: [String] = []
+    for name in ["server_version", "fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers", "max_wal_size", "max_connections"] {
+        let v = try c.query("SELECT current_setting($1) AS v", [name]).first?.string("v") ?? "?"
+        settings.append("\(name)=\(v)")
+    }
+    print("PostgreSQL settings: " + settings.joined(separator: " "))
+    guard try c.query("SELECT current_setting('fsync') = 'on' AND current_setting('synchronous_commit') = 'on' AS ok").first?.bool("ok") == true else {
+        FileHandle.standardError.write(Data("tally-bench: refusing to measure with fsync or synchronous_commit off\n".utf8))
+        exit(1)
+    }
+    let cpus = ProcessInfo.processInfo.activeProcessorCount
+    print("Machine: \(cpus) cores, \(ProcessInfo.processInfo.physicalMemory / (1 << 30)) GiB; PostgreSQL on the same machine")
+    var results = Results()
+    if only == nil || only == "queue" { try QueueBench(context: context).run(&results) }
+    print("")
+    print(results.table())
+    print(results.json.serialized)
+} catch {
+    FileHandle.standardError.write(Data("tally-bench: \(error)\n".utf8))
+    exit(1)
+}

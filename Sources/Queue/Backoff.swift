@@ -2,8 +2,8 @@ import Foundation
 
 /// Retry delays: attempt⁴ seconds ± 10 % jitter, capped at 24 h, times a scale
 /// (`TALLY_BACKOFF_SCALE`, default 1; tests set it small). Attempt 1 waits ~1 s, 2 ~16 s,
-/// 3 ~81 s, 5 ~10 min, 10 ~2.8 h, 13 and later 24 h: twenty attempts span about 10 days,
-/// longer than BitGo (8 h) or Stripe (3 days) keep retrying their own deliveries.
+/// 3 ~81 s, 5 ~10 min, 10 ~2.8 h, 17 ~23 h, 18 and later 24 h: twenty attempts span about
+/// 6 days, longer than BitGo (8 h) or Stripe (3 days) keep retrying their own deliveries.
 public struct Backoff: Sendable, Equatable {
     public var scale: Double
     public static let cap: TimeInterval = 24 * 3600

@@ -36,6 +36,7 @@ public final class Enqueuer: Sendable {
     /// Inserts a batch in one statement; answers in the order of `jobs`. A job whose key exists
     /// (among jobs not yet pruned; for `uniqueWhileActive`, among unfinished ones) is not
     /// inserted: its answer carries the existing job's id, kind and args.
+    @discardableResult
     public func enqueue(_ jobs: [NewJob], on connection: Connection) throws -> [EnqueueResult] {
         guard !jobs.isEmpty else { return [] }
         for job in jobs {
@@ -48,11 +49,19 @@ public final class Enqueuer: Sendable {
         // in between) is inserted again; twice is plenty in practice.
         for _ in 0..<3 where !pending.isEmpty {
             let batch = pending.map { jobs[$0] }
-            let rows = try connection.query(JobQueries.insert, [
-                batch.map(\.queue), batch.map(\.kind), batch.map(\.argsJSON), batch.map(\.priority),
-                batch.map(\.maxAttempts), batch.map(\.runAt), batch.map(\.uniqueKey),
-                batch.map(\.uniqueWhileActive), batch.map(\.notifyOnFinish), notify,
-            ])
+            let rows: Rows
+            if batch.count == 1, let j = batch.first {
+                rows = try connection.query(JobQueries.insertOne, [
+                    j.queue, j.kind, j.argsJSON, j.priority, j.maxAttempts, j.runAt, j.uniqueKey,
+                    j.uniqueWhileActive, j.notifyOnFinish, notify,
+                ])
+            } else {
+                rows = try connection.query(JobQueries.insert, [
+                    batch.map(\.queue), batch.map(\.kind), batch.map(\.argsJSON), batch.map(\.priority),
+                    batch.map(\.maxAttempts), batch.map(\.runAt), batch.map(\.uniqueKey),
+                    batch.map(\.uniqueWhileActive), batch.map(\.notifyOnFinish), notify,
+                ])
+            }
             // Inserted rows come back in id order, which is input order; keyed rows are matched
             // by key (the first of duplicate keys in a batch wins).
             var insertedKeys: Set<String> = []

@@ -38,6 +38,25 @@ public enum JobQueries {
         SELECT id, unique_key, (SELECT count(*) FROM notified) AS notified FROM ins ORDER BY id
         """)
 
+    /// One job, the common case of an app enqueueing as it goes: the same as `insert` without
+    /// `unnest` (measured ~12 % faster per single-job transaction: 0.36 → 0.32 ms on this machine).
+    public static let insertOne = Query("tally_job_insert_one", """
+        WITH ins AS (
+            INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, run_at,
+                              unique_key, unique_while_active, notify_finish)
+            VALUES ($1, $2, $3::jsonb,
+                    CASE WHEN $6::timestamptz > now() THEN 'scheduled'::job_state ELSE 'available'::job_state END,
+                    $4::smallint, $5::integer, COALESCE($6::timestamptz, now()), $7, $8::boolean, $9::boolean)
+            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
+                AND (NOT unique_while_active OR state IN \(activeStates))
+            DO NOTHING
+            RETURNING id, unique_key, queue, state
+        ), notified AS (
+            SELECT pg_notify('\(Channels.jobs)', queue) FROM ins WHERE state = 'available' AND $10::boolean
+        )
+        SELECT id, unique_key, (SELECT count(*) FROM notified) AS notified FROM ins
+        """)
+
     /// The jobs holding some idempotency keys (after an insert skipped them).
     public static let existingByKeys = Query("tally_job_existing_by_keys", """
         SELECT id, unique_key, kind, args FROM jobs

@@ -8,7 +8,7 @@ import Support
 /// Safe when several `tally migrate` run at once: a session advisory lock serialises them, and
 /// the second finds the work done. Re-running applies only what is new. A file that was
 /// changed after it was applied is reported (its checksum is kept), never re-applied.
-public struct Migrator {
+public struct Migrator: Sendable {
     public struct Migration: Sendable {
         public let version: Int
         public let name: String

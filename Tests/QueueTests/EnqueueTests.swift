@@ -1,0 +1,110 @@
+import Foundation
+import Postgres
+import Queue
+import Support
+import TestSupport
+import XCTest
+
+final class EnqueueTests: XCTestCase {
+    func testSameKeyFromEightTasksAtOnceMakesOneJob() async throws {
+        let db = try TestDatabase.create()
+        let pool = db.pool(8)
+        let enqueuer = Enqueuer()
+        // Eight connections insert the same key at once; ON CONFLICT with the partial unique
+        // index makes every loser wait for the winner and then find its job.
+        let results = try await withThrowingTaskGroup(of: EnqueueResult.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    try await pool.withConnection { c in
+                        try enqueuer.enqueue(NewJob(kind: "bench.noop", args: ["n": .int(i)], queue: "default", uniqueKey: "same-key"), on: c)
+                    }
+                }
+            }
+            var all: [EnqueueResult] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE unique_key = 'same-key'"), 1)
+        XCTAssertEqual(Set(results.map(\.id)).count, 1, "every caller got the one job's id")
+        XCTAssertEqual(results.filter(\.inserted).count, 1)
+        XCTAssertEqual(results.filter { !$0.inserted }.allSatisfy { $0.existingKind == "bench.noop" && $0.existingArgs != nil }, true)
+    }
+
+    func testBatchAnswersInInputOrderWithKeysResolved() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let enqueuer = Enqueuer()
+        let existing = try enqueuer.enqueue(NewJob(kind: "bench.noop", args: ["v": 0], queue: "default", uniqueKey: "k0"), on: c)
+        let batch = [
+            NewJob(kind: "bench.noop", args: ["v": 1], queue: "default"),
+            NewJob(kind: "bench.noop", args: ["v": 2], queue: "default", uniqueKey: "k0"),
+            NewJob(kind: "bench.noop", args: ["v": 3], queue: "other", uniqueKey: "k3"),
+            NewJob(kind: "bench.noop", args: ["v": 4], queue: "default", uniqueKey: "k3"),
+            NewJob(kind: "bench.noop", args: ["v": 5], queue: "default", priority: 0),
+        ]
+        let r = try enqueuer.enqueue(batch, on: c)
+        XCTAssertEqual(r.map(\.inserted), [true, false, true, false, true])
+        XCTAssertEqual(r[1].id, existing.id)
+        XCTAssertEqual(r[1].existingArgs?["v"]?.int64, 0)
+        XCTAssertEqual(r[3].id, r[2].id, "the first of duplicate keys in a batch wins")
+        for (i, v) in [(0, 1), (2, 3), (4, 5)] {
+            XCTAssertEqual(try db.int("SELECT (args->>'v')::int FROM jobs WHERE id = $1", [r[i].id]), Int64(v), "answer \(i) is its own job")
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs"), 4)
+    }
+
+    func testEnqueueJoinsTheCallersTransaction() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        struct Abort: Error {}
+        XCTAssertThrowsError(try c.transaction { tx in
+            try Enqueuer().enqueue(NewJob(kind: "bench.noop", queue: "default"), on: tx)
+            throw Abort()
+        })
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs"), 0, "rolled back with the caller's transaction")
+        _ = try c.transaction { tx in try Enqueuer().enqueue(NewJob(kind: "bench.noop", queue: "default"), on: tx) }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs"), 1)
+    }
+
+    func testFutureJobsAreScheduledAndBadInputChangesNothing() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let r = try Enqueuer().enqueue(NewJob(kind: "bench.noop", queue: "default", runAt: Date().addingTimeInterval(3600)), on: c)
+        XCTAssertEqual(try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [r.id]), "scheduled")
+        for bad in [
+            NewJob(kind: "", queue: "default"), NewJob(kind: "x", queue: ""), NewJob(kind: "x", queue: "q", priority: 10),
+            NewJob(kind: "x", queue: "q", maxAttempts: 0), NewJob(kind: "x", queue: "q", uniqueKey: ""),
+        ] {
+            XCTAssertThrowsError(try Enqueuer().enqueue([NewJob(kind: "bench.noop", queue: "default"), bad], on: c))
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs"), 1, "a batch with one bad job inserts nothing")
+    }
+
+    func testKeyUniqueWhileActiveAllowsANewJobOnceTheOldOneFinished() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let job = NewJob(kind: "bench.noop", queue: "default", uniqueKey: "check:1", uniqueWhileActive: true)
+        let first = try Enqueuer().enqueue(job, on: c)
+        XCTAssertFalse(try Enqueuer().enqueue(job, on: c).inserted, "blocked while the first is unfinished")
+        try c.query("UPDATE jobs SET state = 'completed', finished_at = now() WHERE id = $1", [first.id])
+        let second = try Enqueuer().enqueue(job, on: c)
+        XCTAssertTrue(second.inserted)
+        XCTAssertNotEqual(second.id, first.id)
+        // A permanent key stays taken after its job finished.
+        let permanent = NewJob(kind: "bench.noop", queue: "default", uniqueKey: "forever")
+        let p = try Enqueuer().enqueue(permanent, on: c)
+        try c.query("UPDATE jobs SET state = 'completed', finished_at = now() WHERE id = $1", [p.id])
+        XCTAssertEqual(try Enqueuer().enqueue(permanent, on: c), EnqueueResult(id: p.id, inserted: false, existingKind: "bench.noop", existingArgs: [:]))
+    }
+
+    func testDebouncerSendsOnePerWindowAndPlansATrailingOne() {
+        var d = NotifyDebouncer(windowNanos: 1_000_000)
+        XCTAssertEqual(d.decide(queue: "q", nowNanos: 10_000_000), .now)
+        XCTAssertEqual(d.decide(queue: "q", nowNanos: 10_200_000), .trailing(atNanos: 11_000_000))
+        XCTAssertEqual(d.decide(queue: "q", nowNanos: 10_500_000), .covered, "one trailing NOTIFY covers the burst")
+        XCTAssertEqual(d.decide(queue: "other", nowNanos: 10_500_000), .now, "queues are independent")
+        d.trailingSent(queue: "q", nowNanos: 11_000_000)
+        XCTAssertEqual(d.decide(queue: "q", nowNanos: 11_500_000), .trailing(atNanos: 12_000_000))
+        XCTAssertEqual(d.decide(queue: "q", nowNanos: 13_000_000), .now, "after the window, inline again")
+    }
+}
