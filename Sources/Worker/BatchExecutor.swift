@@ -30,7 +30,9 @@ struct BatchExecutor: Sendable {
 
     /// Splits a claim into single jobs and batches of batchable kinds (two or more jobs of a
     /// kind, at most its `batchLimit` per batch).
-    static func plan(_ jobs: [ClaimedJob], registry: JobRegistry) -> (single: [ClaimedJob], batches: [[ClaimedJob]]) {
+    /// `TALLY_BATCH=off` runs every job alone (to compare, or to rule the batch path out).
+    static func plan(_ jobs: [ClaimedJob], registry: JobRegistry, environment: Environment) -> (single: [ClaimedJob], batches: [[ClaimedJob]]) {
+        if environment["TALLY_BATCH"] == "off" { return (jobs, []) }
         var single: [ClaimedJob] = []
         var byKind: [String: [ClaimedJob]] = [:]
         var kinds: [String] = []

@@ -64,7 +64,7 @@ final class Producer: Sendable {
                 try connection.query(JobQueries.claim, [queue, count, workerID, lease]).map(ClaimedJob.init(row:))
             }
             state.withLock { $0.claimed(jobs.count, asked: count) }
-            let plan = BatchExecutor.plan(jobs, registry: executor.registry)
+            let plan = BatchExecutor.plan(jobs, registry: executor.registry, environment: executor.environment)
             for job in plan.single { start(job) }
             for batch in plan.batches { start(batch: batch) }
         } catch {

@@ -55,8 +55,12 @@ public struct UsageRecordJob: BatchJob {
             prices[try row.string("name")] = try row.int64("credits_per_unit")
         }
         let book = LedgerBook(tx)
-        try book.load(valid.map { items[$0].args.user_id })
+        // References first, before the account locks, so the lookup is not part of the time a
+        // hot account is held. Two jobs with one reference are rare (their job keys are the
+        // same); if one commits between this read and our write, the unique index refuses our
+        // entry, the batch rolls back and its jobs run one by one, checking under the lock.
         try book.prefetch(references: valid.map { reference(items[$0].args) })
+        try book.load(valid.map { items[$0].args.user_id })
 
         for i in valid {
             let a = items[i].args
