@@ -94,5 +94,13 @@ enum Dispatcher {
         QueuesPauseCommand.self,
         QueuesResumeCommand.self,
         WorkersCommand.self,
+        RewardsListCommand.self,
+        RewardsSetCommand.self,
+        ReferralsCreateCommand.self,
+        EndpointsAddCommand.self,
+        EndpointsListCommand.self,
+        EndpointsEnableCommand.self,
+        EndpointsDisableCommand.self,
+        EndpointsRemoveCommand.self,
     ]
 }
