@@ -1,0 +1,60 @@
+import Foundation
+@testable import Jobs
+import Postgres
+import Queue
+import Support
+import TestSupport
+import Worker
+import XCTest
+
+/// Helpers for the rewards, rollover and notification tests.
+enum RewardsFixtures {
+    /// A worker pool in this process with the standard kinds, running until `shutdown`.
+    final class InProcessWorker: @unchecked Sendable {
+        // @unchecked: `pool` is Sendable; `task` is only touched by the test that owns this.
+        let pool: WorkerPool
+        let task: Task<Void, Error>
+
+        init(_ db: TestDatabase, queues: [String: Int] = ["default": 4, "notify": 8, "maintenance": 2], env: [String: String] = [:]) throws {
+            let environment = Environment(env)
+            let config = WorkerConfig(queues: queues, label: "test", environment: environment)
+            let pool = WorkerPool(config: config, registry: try JobRegistry.standard(environment: environment), databaseURL: db.url,
+                                  environment: environment)
+            self.pool = pool
+            task = Task { try await pool.run() }
+        }
+
+        func stop() async throws {
+            pool.shutdown()
+            try await task.value
+        }
+    }
+
+    /// Enqueues one job and runs a worker until it finishes; returns its state and result.
+    static func runJob(_ db: TestDatabase, kind: String, args: JSON, queue: String = "default", env: [String: String] = [:],
+                       file: StaticString = #filePath, line: UInt = #line) async throws -> (state: String, result: JSON?) {
+        let c = try db.connect()
+        let id = try Enqueuer().enqueue(NewJob(kind: kind, args: args, queue: queue), on: c).id
+        let worker = try InProcessWorker(db, queues: [queue: 2], env: env)
+        try await waitUntil("job \(id) (\(kind)) finishes", file: file, line: line) {
+            let state = try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [id])
+            return state == "completed" || state == "discarded"
+        }
+        try await worker.stop()
+        let row = try c.query("SELECT state::text AS state, result FROM jobs WHERE id = $1", [id]).first!
+        return (try row.string("state"), try row.optJSON("result"))
+    }
+
+    static func openAccount(_ user: String, referralCode: String? = nil, on c: Connection) throws {
+        try c.transaction { tx in _ = try Ledger.openAccount(user, referralCode: referralCode, openedBy: .signup, on: tx) }
+    }
+
+    /// A payment grant as Stripe or crypto would make it.
+    @discardableResult
+    static func pay(_ user: String, credits: Int64, source: GrantSource = .topup, expiresAt: Date? = nil, on c: Connection) throws -> LedgerChange {
+        try c.transaction { tx in
+            try Ledger.grant(NewGrant(userID: user, source: source, amount: credits, expiresAt: expiresAt,
+                                      reference: "test-payment:\(user):\(Crypto.randomHex(6))"), on: tx)!
+        }
+    }
+}
