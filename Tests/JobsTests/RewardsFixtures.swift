@@ -15,8 +15,15 @@ enum RewardsFixtures {
         let pool: WorkerPool
         let task: Task<Void, Error>
 
+        /// Cron schedules are off unless `env` turns one on (`TALLY_SCHEDULE_<NAME>`): a test
+        /// runs the days it names, not today's occurrences.
         init(_ db: TestDatabase, queues: [String: Int] = ["default": 4, "notify": 8, "maintenance": 2], env: [String: String] = [:]) throws {
-            let environment = Environment(env)
+            var values = env
+            for s in try JobRegistry.standard(environment: Environment([:])).schedules {
+                let setting = "TALLY_SCHEDULE_" + s.name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+                if values[setting] == nil { values[setting] = "off" }
+            }
+            let environment = Environment(values)
             let config = WorkerConfig(queues: queues, label: "test", environment: environment)
             let pool = WorkerPool(config: config, registry: try JobRegistry.standard(environment: environment), databaseURL: db.url,
                                   environment: environment)
