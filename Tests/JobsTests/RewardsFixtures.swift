@@ -65,3 +65,32 @@ enum RewardsFixtures {
         }
     }
 }
+
+extension RewardsFixtures {
+    /// Runs a fan-out kind (credits.rollover, credits.expire) as of `asOf`: its planner and
+    /// every batch it enqueued. Returns the planner's result.
+    static func runFanOut(_ db: TestDatabase, kind: String, asOf: Date, env: [String: String] = [:],
+                          file: StaticString = #filePath, line: UInt = #line) async throws -> JSON? {
+        let c = try db.connect()
+        let planner = try Enqueuer().enqueue(NewJob(kind: kind, args: ["as_of": .string(Timestamp.iso8601(asOf))], queue: "maintenance"), on: c).id
+        let worker = try InProcessWorker(db, queues: ["maintenance": 2], env: env)
+        try await waitUntil("\(kind) and its batches finish", file: file, line: line) {
+            try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [planner]) == "completed"
+                && db.int("SELECT count(*) FROM jobs WHERE kind = $1 AND state NOT IN ('completed', 'discarded', 'cancelled')", [kind]) == 0
+        }
+        try await worker.stop()
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE kind = $1 AND state <> 'completed'", [kind]), 0,
+                       "every \(kind) job completed", file: file, line: line)
+        return try c.query("SELECT result FROM jobs WHERE id = $1", [planner]).first?.optJSON("result")
+    }
+
+    /// Records a subscription as the Stripe events would.
+    static func subscription(_ id: String, user: String, status: String, periodEnd: Date?, cancelAtPeriodEnd: Bool = false,
+                             on c: Connection) throws {
+        try c.query("""
+            INSERT INTO subscriptions (id, user_id, status, current_period_end, cancel_at_period_end) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, current_period_end = EXCLUDED.current_period_end,
+                cancel_at_period_end = EXCLUDED.cancel_at_period_end
+            """, [id, user, status, periodEnd, cancelAtPeriodEnd])
+    }
+}
