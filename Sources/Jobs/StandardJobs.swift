@@ -30,7 +30,7 @@ extension JobRegistry {
         r.register(NotifyDeliverJob())
         r.register(NotifyReadJob())
         // Payments.
-        // r.register(StripeEventJob())
+        r.register(StripeEventJob())
         // The queue's own upkeep.
         r.register(PruneJobsJob())
         r.schedule(CronSchedule(name: "jobs.prune", expression: try CronExpression("@hourly"), kind: PruneJobsJob.kind, queue: PruneJobsJob.queue))

@@ -1,0 +1,126 @@
+import Foundation
+import Postgres
+import Support
+
+/// checkout.session.completed / async_payment_succeeded / async_payment_failed.
+extension StripeEventJob {
+    /// How many credits a paid top-up checkout bought: `metadata.credits`, else the product
+    /// whose Stripe price id is the session's `metadata.price_id`, else the line items' prices
+    /// read from the Stripe API (`price.metadata.credits`, or the product with that price id)
+    /// times their quantities.
+    static func checkoutCredits(_ session: JSON, context: JobContext) async throws -> Int64 {
+        let metadata = session["metadata"]
+        if let credits = StripeEvent.credits(metadata?["credits"]) { return credits }
+        if let price = metadata?["price_id"]?.string ?? metadata?["stripe_price_id"]?.string,
+           let product = try await productCredits(stripePrice: price, pool: context.pool) {
+            return product
+        }
+        guard let sessionID = StripeEvent.id(session) else { throw Unresolvable(description: "the checkout session has no id") }
+        let client = try stripeClient(context.environment, purpose: "reading checkout \(sessionID)'s line items (it has no metadata.credits)")
+        let items: JSON
+        do {
+            items = try await client.getJSON("/v1/checkout/sessions/\(HTTPClient.formEncode(sessionID))/line_items",
+                                             query: [("expand[]", "data.price"), ("limit", "100")])
+        } catch let error as HTTPError where !error.isRetryable {
+            throw Unresolvable(description: "cannot read checkout \(sessionID)'s line items: \(error)")
+        }
+        var total: Int64 = 0
+        for item in items["data"]?.array ?? [] {
+            let quantity = max(item["quantity"]?.int64 ?? 1, 1)
+            let price = item["price"]
+            var credits = StripeEvent.credits(price?["metadata"]?["credits"])
+            if credits == nil, let priceID = StripeEvent.id(price) {
+                credits = try await productCredits(stripePrice: priceID, pool: context.pool)
+            }
+            guard let credits else {
+                throw Unresolvable(description: "checkout \(sessionID): line item price \(StripeEvent.id(price) ?? "?") has no metadata.credits and no product has that Stripe price; set one with `tally products set NAME --credits N --usd-cents C --stripe-price ID`, then `tally jobs retry` this job")
+            }
+            let (sum, overflow) = credits.multipliedReportingOverflow(by: quantity)
+            guard !overflow, total <= Int64.max - sum else { throw Unresolvable(description: "checkout \(sessionID): credits overflow") }
+            total += sum
+        }
+        guard total > 0 else {
+            throw Unresolvable(description: "checkout \(sessionID): no credits in metadata, products or line items")
+        }
+        return total
+    }
+
+    static func productCredits(stripePrice: String, pool: ConnectionPool) async throws -> Int64? {
+        try await pool.withConnection { c in
+            try c.query(LedgerQueries.productByStripePrice, [stripePrice]).first?.int64("credits")
+        }
+    }
+
+    static func checkoutUser(_ session: JSON) -> String? {
+        if let u = session["client_reference_id"]?.string, !u.isEmpty { return u }
+        if let u = session["metadata"]?["user_id"]?.string, !u.isEmpty { return u }
+        return nil
+    }
+
+    static func applyCheckout(_ event: StripeEvent, credits: Int64?, on tx: Connection) throws -> Outcome {
+        let session = event.object
+        guard let sessionID = StripeEvent.id(session) else { throw Unresolvable(description: "the checkout session has no id") }
+        guard session["payment_status"]?.string == "paid" else {
+            // Delayed methods complete unpaid; async_payment_succeeded follows.
+            return .done(result(event, ["ignored": .string("payment_status is \(session["payment_status"]?.string ?? "missing"), not paid")]))
+        }
+        guard let user = checkoutUser(session) else {
+            throw Unresolvable(description: "checkout \(sessionID) names no user (client_reference_id or metadata.user_id)")
+        }
+        try ensureAccount(user, on: tx)
+        switch session["mode"]?.string {
+        case "subscription":
+            guard let subscription = StripeEvent.id(session["subscription"]) else {
+                throw Unresolvable(description: "subscription checkout \(sessionID) has no subscription")
+            }
+            try tx.query(StripeQueries.recordSubscription, [subscription, user, session["metadata"]?["price_id"]?.string])
+            try wake(["subscription:\(subscription)"], on: tx)
+            return .done(result(event, ["user_id": .string(user), "subscription": .string(subscription)]))
+        case "payment":
+            guard let credits else { throw Unresolvable(description: "checkout \(sessionID): credits unknown") }
+            let paymentIntent = StripeEvent.id(session["payment_intent"])
+            let amount = StripeEvent.amount(session["amount_total"]) ?? 0
+            let currency = session["currency"]?.string ?? "usd"
+            var row = try tx.query(StripeQueries.insertCheckoutPayment,
+                                   [user, "paid", sessionID, paymentIntent, amount, currency, credits, event.id]).first
+            if row == nil { row = try tx.query(StripeQueries.paymentByCheckout, [sessionID]).first }
+            guard let row else { throw Unresolvable(description: "checkout \(sessionID): its payment could not be recorded") }
+            let paymentID = try row.int64("id")
+            let book = LedgerBook(tx)
+            try book.load([user])
+            let change = try book.grant(NewGrant(
+                userID: user, source: .topup, amount: credits, paymentID: paymentID, reference: "stripe:checkout:\(sessionID)",
+                metadata: ["event_id": .string(event.id), "checkout_session": .string(sessionID), "payment_intent": .optional(paymentIntent),
+                           "amount": .int(amount), "currency": .string(currency)]))
+            let balance = try book.balance(of: user)
+            try book.commit()
+            if let grantID = change?.grantID { try tx.query(StripeQueries.setPaymentGrant, [paymentID, grantID]) }
+            try wake([paymentIntent.map { "payment_intent:\($0)" }, "checkout:\(sessionID)"], on: tx)
+            return .done(result(event, ["user_id": .string(user), "credits": .int(credits), "granted": .bool(change != nil),
+                                        "balance": .int(balance), "payment_id": .int(paymentID)]))
+        default:
+            return .done(result(event, ["ignored": .string("checkout mode \(session["mode"]?.string ?? "missing")")]))
+        }
+    }
+
+    /// A delayed payment failed: recorded, the user told, no credits.
+    static func applyCheckoutFailed(_ event: StripeEvent, on tx: Connection) throws -> Outcome {
+        let session = event.object
+        guard let sessionID = StripeEvent.id(session) else { throw Unresolvable(description: "the checkout session has no id") }
+        guard let user = checkoutUser(session) else {
+            throw Unresolvable(description: "checkout \(sessionID) names no user (client_reference_id or metadata.user_id)")
+        }
+        try ensureAccount(user, on: tx)
+        let amount = StripeEvent.amount(session["amount_total"]) ?? 0
+        let currency = session["currency"]?.string ?? "usd"
+        let inserted = try tx.query(StripeQueries.insertCheckoutPayment,
+                                    [user, "failed", sessionID, StripeEvent.id(session["payment_intent"]), amount, currency, Int64(0), event.id])
+        if inserted.count == 1 {
+            try Inbox.write([InboxItem(userID: user, type: .paymentFailed, payload: [
+                "checkout_session": .string(sessionID), "amount": .int(amount), "currency": .string(currency),
+                "reason": "async_payment_failed",
+            ])], on: tx)
+        }
+        return .done(result(event, ["user_id": .string(user), "payment_failed": true]))
+    }
+}

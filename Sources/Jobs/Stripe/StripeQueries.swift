@@ -1,0 +1,170 @@
+import Postgres
+
+/// Every statement of the Stripe handlers, named and kept together.
+enum StripeQueries {
+    // MARK: The inbox
+
+    static let loadEvent = Query("stripe_load_event", """
+        SELECT id, type, created, received_at, payload, processed_at, flagged_at FROM stripe_events WHERE id = $1
+        """)
+
+    /// Locks the event for the transaction that applies it: duplicate jobs of one event
+    /// (redeliveries that slipped past the job key) wait here and then find it processed.
+    static let lockEvent = Query("stripe_lock_event", """
+        SELECT processed_at, outcome FROM stripe_events WHERE id = $1 FOR UPDATE
+        """)
+
+    static let markProcessed = Query("stripe_mark_processed", """
+        UPDATE stripe_events SET processed_at = now(), outcome = $2::jsonb, waiting_for = NULL WHERE id = $1
+        """)
+
+    /// Records what a snoozing event waits for and which job waits, and flags it to operators
+    /// once it has waited `$4` seconds since it arrived. Returns whether it was flagged just now.
+    static let markWaiting = Query("stripe_mark_waiting", """
+        UPDATE stripe_events SET
+            waiting_for = $2::text[],
+            job_id = $3::bigint,
+            flag_reason = CASE WHEN flagged_at IS NULL AND received_at <= now() - $4::bigint * interval '1 second'
+                               THEN $5 ELSE flag_reason END,
+            flagged_at = CASE WHEN flagged_at IS NULL AND received_at <= now() - $4::bigint * interval '1 second'
+                              THEN now() ELSE flagged_at END
+        WHERE id = $1
+        RETURNING received_at, flagged_at IS NOT NULL AND flagged_at >= now() AS flagged_now
+        """)
+
+    static let flag = Query("stripe_flag", """
+        UPDATE stripe_events SET flagged_at = COALESCE(flagged_at, now()), flag_reason = $2 WHERE id = $1
+        """)
+
+    /// Events waiting for any of these keys (`payment_intent:pi_…`, `charge:ch_…`,
+    /// `subscription:sub_…`, …) are made due now; the scheduler promotes them within its
+    /// interval (a second by default).
+    static let wakeWaiting = Query("stripe_wake_waiting", """
+        UPDATE jobs SET run_at = now()
+        WHERE state = 'scheduled' AND id IN (
+            SELECT job_id FROM stripe_events
+            WHERE processed_at IS NULL AND waiting_for && $1::text[] AND job_id IS NOT NULL)
+        """)
+
+    // MARK: Payments
+
+    static let insertCheckoutPayment = Query("stripe_insert_checkout_payment", """
+        INSERT INTO payments (user_id, kind, status, checkout_session_id, payment_intent_id, amount, currency, credits, event_id)
+        VALUES ($1, 'checkout', $2, $3, $4, $5::bigint, $6, $7::bigint, $8)
+        ON CONFLICT DO NOTHING
+        RETURNING id, grant_id
+        """)
+
+    static let paymentByCheckout = Query("stripe_payment_by_checkout", """
+        SELECT id, grant_id, status FROM payments WHERE checkout_session_id = $1
+        """)
+
+    static let insertInvoicePayment = Query("stripe_insert_invoice_payment", """
+        INSERT INTO payments (user_id, kind, status, invoice_id, subscription_id, payment_intent_id, charge_id, amount, currency,
+                              credits, event_id)
+        VALUES ($1, 'invoice', 'paid', $2, $3, $4, $5, $6::bigint, $7, $8::bigint, $9)
+        ON CONFLICT DO NOTHING
+        RETURNING id, grant_id
+        """)
+
+    static let paymentByInvoice = Query("stripe_payment_by_invoice", """
+        SELECT id, grant_id FROM payments WHERE invoice_id = $1
+        """)
+
+    /// Fills in a payment's payment intent and charge once known (never overwrites).
+    static let linkPayment = Query("stripe_link_payment", """
+        UPDATE payments SET payment_intent_id = COALESCE(payment_intent_id, $2), charge_id = COALESCE(charge_id, $3),
+                            updated_at = now()
+        WHERE id = $1
+        """)
+
+    static let setPaymentGrant = Query("stripe_set_payment_grant", """
+        UPDATE payments SET grant_id = $2::bigint, updated_at = now() WHERE id = $1
+        """)
+
+    /// The payment a charge belongs to: by charge id, else payment intent, else invoice.
+    static let paymentForCharge = Query("stripe_payment_for_charge", """
+        SELECT id, user_id, credits, amount, grant_id FROM payments
+        WHERE status = 'paid' AND (charge_id = $1 OR payment_intent_id = $2 OR invoice_id = $3)
+        ORDER BY (charge_id = $1) DESC NULLS LAST, id
+        LIMIT 1
+        """)
+
+    static let grantShape = Query("stripe_grant_shape", """
+        SELECT source, expires_at FROM grants WHERE id = $1
+        """)
+
+    // MARK: Subscriptions
+
+    static let subscriptionUser = Query("stripe_subscription_user", """
+        SELECT user_id, status FROM subscriptions WHERE id = $1
+        """)
+
+    /// A subscription checkout: records whose subscription it is; its state comes from the
+    /// subscription's own events and invoices.
+    static let recordSubscription = Query("stripe_record_subscription", """
+        INSERT INTO subscriptions (id, user_id, status, price_id) VALUES ($1, $2, 'active', $3)
+        ON CONFLICT (id) DO NOTHING
+        """)
+
+    /// customer.subscription.*: applies the state unless a newer event was applied already; a
+    /// canceled subscription stays canceled (Stripe never revives one). Returns a row when applied.
+    static let applySubscriptionState = Query("stripe_apply_subscription_state", """
+        INSERT INTO subscriptions (id, user_id, status, current_period_end, cancel_at_period_end, price_id, last_event_created)
+        VALUES ($1, $2, $3, $4::timestamptz, $5::boolean, $6, $7::timestamptz)
+        ON CONFLICT (id) DO UPDATE SET
+            status = CASE WHEN subscriptions.status = 'canceled' THEN 'canceled' ELSE EXCLUDED.status END,
+            current_period_end = COALESCE(EXCLUDED.current_period_end, subscriptions.current_period_end),
+            cancel_at_period_end = EXCLUDED.cancel_at_period_end,
+            price_id = COALESCE(EXCLUDED.price_id, subscriptions.price_id),
+            last_event_created = EXCLUDED.last_event_created,
+            updated_at = now()
+        WHERE subscriptions.last_event_created IS NULL OR subscriptions.last_event_created <= EXCLUDED.last_event_created
+        RETURNING status
+        """)
+
+    /// invoice.payment_failed: past due, unless a newer event says otherwise or it ended.
+    static let markPastDue = Query("stripe_mark_past_due", """
+        INSERT INTO subscriptions (id, user_id, status, last_event_created) VALUES ($1, $2, 'past_due', $3::timestamptz)
+        ON CONFLICT (id) DO UPDATE SET status = 'past_due', last_event_created = EXCLUDED.last_event_created, updated_at = now()
+        WHERE (subscriptions.last_event_created IS NULL OR subscriptions.last_event_created <= EXCLUDED.last_event_created)
+          AND subscriptions.status NOT IN ('canceled', 'incomplete_expired')
+        RETURNING status
+        """)
+
+    /// invoice.paid: the period runs to the line's end; a past-due (unpaid, incomplete)
+    /// subscription is active again unless a newer event was applied. The event's time counts
+    /// as applied, so an older payment failure arriving later cannot make it past due again.
+    static let subscriptionPaid = Query("stripe_subscription_paid", """
+        INSERT INTO subscriptions (id, user_id, status, current_period_end, last_event_created)
+        VALUES ($1, $2, 'active', $3::timestamptz, $4::timestamptz)
+        ON CONFLICT (id) DO UPDATE SET
+            status = CASE WHEN subscriptions.status IN ('past_due', 'unpaid', 'incomplete')
+                           AND (subscriptions.last_event_created IS NULL OR subscriptions.last_event_created <= EXCLUDED.last_event_created)
+                          THEN 'active' ELSE subscriptions.status END,
+            current_period_end = GREATEST(subscriptions.current_period_end, EXCLUDED.current_period_end),
+            last_event_created = GREATEST(subscriptions.last_event_created, EXCLUDED.last_event_created),
+            updated_at = now()
+        RETURNING status
+        """)
+
+    // MARK: Clawbacks
+
+    static let openClawback = Query("stripe_open_clawback", """
+        INSERT INTO clawbacks (charge_id, payment_id, user_id, amount_charged) VALUES ($1, $2::bigint, $3, $4::bigint)
+        ON CONFLICT (charge_id) DO NOTHING
+        """)
+
+    static let lockClawback = Query("stripe_lock_clawback", """
+        SELECT amount_charged, amount_refunded, dispute_id, dispute_amount, dispute_status, dispute_event_created,
+               credits_taken, steps
+        FROM clawbacks WHERE charge_id = $1 FOR UPDATE
+        """)
+
+    static let updateClawback = Query("stripe_update_clawback", """
+        UPDATE clawbacks SET amount_charged = $2::bigint, amount_refunded = $3::bigint, dispute_id = $4, dispute_amount = $5::bigint,
+            dispute_status = $6, dispute_event_created = $7::timestamptz, credits_taken = $8::bigint, steps = $9::int,
+            updated_at = now()
+        WHERE charge_id = $1
+        """)
+}
