@@ -33,11 +33,11 @@ final class ReferralTests: XCTestCase {
         try RewardsFixtures.pay("bob", credits: 100, on: c)
         try RewardsFixtures.pay("bob", credits: 500, on: c)
         XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE kind = 'referral.reward'"), 1, "one job for the first payment")
-        let worker = try RewardsFixtures.InProcessWorker(db)
+        let worker = try WorkerHarness(db, cron: false)
         try await waitUntil("the referral is rewarded") {
             try db.scalar("SELECT state::text FROM jobs WHERE kind = 'referral.reward'") == "completed"
         }
-        try await worker.stop()
+        await worker.stop()
         XCTAssertEqual(try db.int("SELECT sum(amount) FROM ledger_entries WHERE user_id = 'alice' AND kind = 'referral'"), 10)
         XCTAssertEqual(try db.int("SELECT sum(amount) FROM ledger_entries WHERE user_id = 'bob' AND kind = 'referral'"), 10)
         XCTAssertEqual(try db.int("SELECT uses FROM referral_codes WHERE code = $1", [code]), 1)

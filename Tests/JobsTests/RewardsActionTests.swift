@@ -87,11 +87,11 @@ final class RewardsActionTests: XCTestCase {
         XCTAssertEqual(ids[0], ids[2], "the same key is the same job")
         let missing = try Enqueuer().enqueue(NewJob(kind: "rewards.action", args: ["user_id": "nobody", "action": "daily_login",
                                                                                    "idempotency_key": "z"], queue: "default"), on: c).id
-        let worker = try RewardsFixtures.InProcessWorker(db)
+        let worker = try WorkerHarness(db, cron: false)
         try await waitUntil("the jobs complete") {
             try db.int("SELECT count(*) FROM jobs WHERE kind = 'rewards.action' AND state = 'completed'") == 3
         }
-        try await worker.stop()
+        await worker.stop()
         let results = try c.query("SELECT id, result FROM jobs WHERE kind = 'rewards.action' ORDER BY id").map { try $0.json("result") }
         XCTAssertEqual(results[0]["granted"]?.int64, 1)
         XCTAssertEqual(results[1]["granted"]?.int64, 0, "daily_login pays once a day")
@@ -109,11 +109,11 @@ final class RewardsActionTests: XCTestCase {
             NewJob(kind: "rewards.action", args: ["user_id": "u1", "action": "post_like", "idempotency_key": .string("k\(i)")], queue: "default")
         }
         try Enqueuer().enqueue(jobs, on: c)
-        let worker = try RewardsFixtures.InProcessWorker(db, queues: ["default": 10])
+        let worker = try WorkerHarness(db, queues: ["default": 10], cron: false)
         try await waitUntil("40 actions done") {
             try db.int("SELECT count(*) FROM jobs WHERE state = 'completed'") == 40
         }
-        try await worker.stop()
+        await worker.stop()
         XCTAssertEqual(try LedgerFixtures.balance("u1", on: c), 5, "10 at a time, still exactly the cap")
         XCTAssertEqual(try db.int("SELECT sum(credits) FROM reward_actions"), 5)
         XCTAssertEqual(try db.int("SELECT count(*) FROM reward_actions"), 40)

@@ -4,52 +4,17 @@ import Postgres
 import Queue
 import Support
 import TestSupport
-import Worker
 import XCTest
 
 /// Helpers for the rewards, rollover and notification tests.
 enum RewardsFixtures {
-    /// A worker pool in this process with the standard kinds, running until `shutdown`.
-    final class InProcessWorker: @unchecked Sendable {
-        // @unchecked: `pool` is Sendable; `task` is only touched by the test that owns this.
-        let pool: WorkerPool
-        let task: Task<Void, Error>
-
-        /// Cron schedules are off unless `env` turns one on (`TALLY_SCHEDULE_<NAME>`): a test
-        /// runs the days it names, not today's occurrences.
-        init(_ db: TestDatabase, queues: [String: Int] = ["default": 4, "notify": 8, "maintenance": 2], env: [String: String] = [:]) throws {
-            var values = env
-            for s in try JobRegistry.standard(environment: Environment([:])).schedules {
-                let setting = "TALLY_SCHEDULE_" + s.name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
-                if values[setting] == nil { values[setting] = "off" }
-            }
-            let environment = Environment(values)
-            let config = WorkerConfig(queues: queues, label: "test", environment: environment)
-            let pool = WorkerPool(config: config, registry: try JobRegistry.standard(environment: environment), databaseURL: db.url,
-                                  environment: environment)
-            self.pool = pool
-            task = Task { try await pool.run() }
-        }
-
-        func stop() async throws {
-            pool.shutdown()
-            try await task.value
-        }
-    }
-
-    /// Enqueues one job and runs a worker until it finishes; returns its state and result.
+    /// Enqueues one job and runs a worker (no cron) until it finishes; returns its state and result.
     static func runJob(_ db: TestDatabase, kind: String, args: JSON, queue: String = "default", env: [String: String] = [:],
                        file: StaticString = #filePath, line: UInt = #line) async throws -> (state: String, result: JSON?) {
-        let c = try db.connect()
-        let id = try Enqueuer().enqueue(NewJob(kind: kind, args: args, queue: queue), on: c).id
-        let worker = try InProcessWorker(db, queues: [queue: 2], env: env)
-        try await waitUntil("job \(id) (\(kind)) finishes", file: file, line: line) {
-            let state = try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [id])
-            return state == "completed" || state == "discarded"
-        }
-        try await worker.stop()
-        let row = try c.query("SELECT state::text AS state, result FROM jobs WHERE id = $1", [id]).first!
-        return (try row.string("state"), try row.optJSON("result"))
+        let worker = try WorkerHarness(db, environment: env, queues: [queue: 2], cron: false)
+        let done = try await worker.finished(try worker.enqueue(kind, args, queue: queue), file: file, line: line)
+        await worker.stop()
+        return (done.state, done.result)
     }
 
     static func openAccount(_ user: String, referralCode: String? = nil, on c: Connection) throws {
@@ -72,13 +37,13 @@ extension RewardsFixtures {
     static func runFanOut(_ db: TestDatabase, kind: String, asOf: Date, env: [String: String] = [:],
                           file: StaticString = #filePath, line: UInt = #line) async throws -> JSON? {
         let c = try db.connect()
-        let planner = try Enqueuer().enqueue(NewJob(kind: kind, args: ["as_of": .string(Timestamp.iso8601(asOf))], queue: "maintenance"), on: c).id
-        let worker = try InProcessWorker(db, queues: ["maintenance": 2], env: env)
+        let worker = try WorkerHarness(db, environment: env, queues: ["maintenance": 2], cron: false)
+        let planner = try worker.enqueue(kind, ["as_of": .string(Timestamp.iso8601(asOf))], queue: "maintenance")
         try await waitUntil("\(kind) and its batches finish", file: file, line: line) {
             try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [planner]) == "completed"
                 && db.int("SELECT count(*) FROM jobs WHERE kind = $1 AND state NOT IN ('completed', 'discarded', 'cancelled')", [kind]) == 0
         }
-        try await worker.stop()
+        await worker.stop()
         XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE kind = $1 AND state <> 'completed'", [kind]), 0,
                        "every \(kind) job completed", file: file, line: line)
         return try c.query("SELECT result FROM jobs WHERE id = $1", [planner]).first?.optJSON("result")
