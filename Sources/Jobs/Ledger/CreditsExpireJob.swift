@@ -39,10 +39,16 @@ public struct CreditsExpireJob: Job {
 
     /// Writes off every due grant of `users` (loaded in `book`), one entry per grant.
     static func expire(_ users: [String], asOf: Date, in book: LedgerBook) throws -> Totals {
-        var totals = Totals()
+        var due: [(String, [GrantRecord])] = []
         for user in users where book.hasAccount(user) {
+            due.append((user, try DueGrantFanOut.dueGrants(of: user, in: book, sources: sources, asOf: asOf)))
+        }
+        // One lookup of every reference instead of one per grant.
+        try book.prefetch(references: due.flatMap { $0.1.map { "expire:grant:\($0.id)" } })
+        var totals = Totals()
+        for (user, grants) in due {
             var touched = false
-            for grant in try DueGrantFanOut.dueGrants(of: user, in: book, sources: sources, asOf: asOf) {
+            for grant in grants {
                 let change = try book.writeOff(WriteOff(userID: user, grantIDs: [grant.id], reference: "expire:grant:\(grant.id)",
                                                         kind: "expiry",
                                                         metadata: ["grant_id": .int(grant.id), "source": .string(grant.source.rawValue)]))

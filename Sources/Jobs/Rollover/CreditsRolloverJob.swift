@@ -85,7 +85,17 @@ public struct CreditsRolloverJob: Job {
                     cancelAtPeriodEnd: try row.bool("cancel_at_period_end")))
             }
         }
-        var totals = Totals()
+        // Decide every account first, so the references are looked up and the new grants' ids
+        // reserved in two queries for the batch rather than two per account.
+        struct Decision {
+            let user: String
+            let due: [GrantRecord]
+            let ended: Bool
+            let plan: RolloverRule.Settlement
+            let reference: String
+            let metadata: JSON
+        }
+        var decisions: [Decision] = []
         for user in users where book.hasAccount(user) {
             let due = try DueGrantFanOut.dueGrants(of: user, in: book, sources: sources, asOf: asOf)
             guard let first = due.map(\.id).min(), let theirs = due.compactMap(\.expiresAt).max() else { continue }
@@ -99,20 +109,26 @@ public struct CreditsRolloverJob: Job {
                 + subs.filter { !$0.hasEnded(by: theirs) }.compactMap(\.periodEnd)
             let plan = rule.settle(due: due.map { RolloverRule.DueGrant(remaining: $0.remaining, expiresAt: $0.expiresAt!) },
                                    liveRollover: liveRollover, ended: ended, knownPeriodEnds: periodEnds)
-            let reference = "rollover:\(user):\(first)"
             let metadata: JSON = ["grants": .array(due.map { .int($0.id) }), "left": .int(plan.left), "rolled": .int(plan.rolled),
                                   "written_off": .int(plan.writtenOff), "cap": .int(rule.cap), "ended": .bool(ended),
                                   "expired_at": .string(Timestamp.iso8601(theirs))]
-            guard try book.writeOff(WriteOff(userID: user, grantIDs: Set(due.map(\.id)), reference: reference + ":settle",
-                                             kind: "rollover.settle", metadata: metadata)) != nil else { continue }
-            if plan.rolled > 0, let expiry = plan.expiresAt {
-                try book.grant(NewGrant(userID: user, source: .rollover, amount: plan.rolled, expiresAt: expiry, reference: reference,
-                                        kind: "rollover", metadata: metadata))
+            decisions.append(Decision(user: user, due: due, ended: ended, plan: plan, reference: "rollover:\(user):\(first)", metadata: metadata))
+        }
+        try book.prefetch(references: decisions.flatMap { [$0.reference + ":settle", $0.reference] })
+        try book.reserveGrantIDs(decisions.filter { $0.plan.rolled > 0 }.count)
+
+        var totals = Totals()
+        for d in decisions {
+            guard try book.writeOff(WriteOff(userID: d.user, grantIDs: Set(d.due.map(\.id)), reference: d.reference + ":settle",
+                                             kind: "rollover.settle", metadata: d.metadata)) != nil else { continue }
+            if d.plan.rolled > 0, let expiry = d.plan.expiresAt {
+                try book.grant(NewGrant(userID: d.user, source: .rollover, amount: d.plan.rolled, expiresAt: expiry, reference: d.reference,
+                                        kind: "rollover", metadata: d.metadata))
             }
             totals.accounts += 1
-            totals.rolled += plan.rolled
-            totals.writtenOff += plan.writtenOff
-            if ended { totals.ended += 1 }
+            totals.rolled += d.plan.rolled
+            totals.writtenOff += d.plan.writtenOff
+            if d.ended { totals.ended += 1 }
         }
         return totals
     }
