@@ -47,9 +47,7 @@ final class RolloverCrashTests: XCTestCase {
         print("rollover crash test: set up \(count) accounts in \(String(format: "%.1f", Date().timeIntervalSince(setup))) s")
 
         var env = ["DATABASE_URL": db.url, "TALLY_LEASE": "2s", "TALLY_RESCUE_INTERVAL": "250ms", "TALLY_ROLLOVER_BATCH": "1000"]
-        for s in try JobRegistry.standard(environment: Environment([:])).schedules {
-            env["TALLY_SCHEDULE_" + s.name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()] = "off"
-        }
+        env.merge(try JobRegistry.schedulesOff()) { _, off in off }
         let a = try TallyProcess(["worker", "--id", "a", "--queues", "maintenance=2"], environment: env)
         let b = try TallyProcess(["worker", "--id", "b", "--queues", "maintenance=2"], environment: env)
         defer { a.signal(SIGKILL); b.signal(SIGKILL) }

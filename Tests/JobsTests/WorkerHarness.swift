@@ -24,11 +24,7 @@ final class WorkerHarness: @unchecked Sendable {
         values["TALLY_BACKOFF_SCALE"] = "0.001"
         values["TALLY_SCHEDULER_INTERVAL"] = "0.2"
         values["TALLY_POLL_INTERVAL"] = "0.5"
-        if !cron {
-            for s in try JobRegistry.standard(environment: Environment([:])).schedules {
-                values["TALLY_SCHEDULE_" + s.name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()] = "off"
-            }
-        }
+        if !cron { values.merge(try JobRegistry.schedulesOff()) { _, off in off } }
         for (k, v) in extra { values[k] = v }
         let environment = Environment(values)
         let config = WorkerConfig(queues: queues, label: "test", environment: environment)

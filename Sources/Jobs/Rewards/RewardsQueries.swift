@@ -14,7 +14,7 @@ public enum RewardsQueries {
 
     /// Creates or changes a rule; `$3` NULL keeps the cap of an existing rule (a new rule needs one).
     public static let setRule = Query("rewards_set_rule", """
-        INSERT INTO reward_rules (action, credits, daily_cap, enabled) VALUES ($1, $2::bigint, $3::bigint, $4::boolean)
+        INSERT INTO reward_rules (action, credits, daily_cap, enabled) VALUES ($1, $2::bigint, COALESCE($3::bigint, 0), $4::boolean)
         ON CONFLICT (action) DO UPDATE SET credits = EXCLUDED.credits,
             daily_cap = COALESCE($3::bigint, reward_rules.daily_cap), enabled = EXCLUDED.enabled, updated_at = now()
         RETURNING action, credits, daily_cap, enabled, updated_at

@@ -60,7 +60,7 @@ struct RewardsSetCommand: Command {
         let connection = try context.connect()
         let exists = try connection.query(RewardsQueries.listRules).contains { (try? $0.string("action")) == action }
         if !exists && cap == nil { throw CommandError.usage("--daily-cap is required for a new rule (tally rewards set --help)") }
-        let row = try connection.query(RewardsQueries.setRule, [action, credits, cap ?? 0, !args.flag("off")]).first!
+        let row = try connection.query(RewardsQueries.setRule, [action, credits, cap, !args.flag("off")]).first!
         let rule = RewardRule(action: try row.string("action"), credits: try row.int64("credits"), dailyCap: try row.int64("daily_cap"),
                               enabled: try row.bool("enabled"))
         if context.json {
