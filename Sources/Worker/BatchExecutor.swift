@@ -33,11 +33,15 @@ struct BatchExecutor: Sendable {
     /// `TALLY_BATCH=off` runs every job alone (to compare, or to rule the batch path out).
     static func plan(_ jobs: [ClaimedJob], registry: JobRegistry, environment: Environment) -> (single: [ClaimedJob], batches: [[ClaimedJob]]) {
         if environment["TALLY_BATCH"] == "off" { return (jobs, []) }
+        // Kinds with two or more batchable jobs in this claim; everything else runs alone, in
+        // claim order.
+        var counts: [String: Int] = [:]
+        for job in jobs where registry.handler(for: job.kind)?.runsInBatches == true { counts[job.kind, default: 0] += 1 }
         var single: [ClaimedJob] = []
         var byKind: [String: [ClaimedJob]] = [:]
         var kinds: [String] = []
         for job in jobs {
-            guard let handler = registry.handler(for: job.kind), handler.runsInBatches else {
+            guard counts[job.kind, default: 0] >= 2 else {
                 single.append(job)
                 continue
             }
@@ -47,10 +51,6 @@ struct BatchExecutor: Sendable {
         var batches: [[ClaimedJob]] = []
         for kind in kinds {
             let group = byKind[kind]!
-            if group.count == 1 {
-                single.append(group[0])
-                continue
-            }
             let limit = max(1, registry.handler(for: kind)!.batchLimit)
             for start in stride(from: 0, to: group.count, by: limit) {
                 batches.append(Array(group[start..<min(start + limit, group.count)]))

@@ -26,7 +26,7 @@ enum LedgerFixtures {
     }
 
     static func balance(_ user: String, on c: Connection) throws -> Int64 {
-        try c.query(LedgerQueries.accountSummary, [user]).first!.int64("balance")
+        try LedgerReads.account(user, on: c)!["balance"]!.int64!
     }
 
     static func remaining(_ grant: Int64, on c: Connection) throws -> Int64 {

@@ -93,12 +93,14 @@ public enum LedgerQueries {
         SELECT name, credits, usd_cents, stripe_price_id, monthly, updated_at FROM products ORDER BY monthly, usd_cents, name
         """)
 
-    /// Creates or changes a product; `$4` NULL keeps the Stripe price id unless `$6` clears it.
+    /// Creates or changes a product. A NULL Stripe price id (`$4`) or monthly flag (`$5`) keeps
+    /// what an existing product has (a new one: none, one-time).
     public static let setProduct = Query("ledger_set_product", """
-        INSERT INTO products (name, credits, usd_cents, stripe_price_id, monthly) VALUES ($1, $2::bigint, $3::bigint, $4, $5::boolean)
+        INSERT INTO products (name, credits, usd_cents, stripe_price_id, monthly)
+        VALUES ($1, $2::bigint, $3::bigint, $4, COALESCE($5::boolean, false))
         ON CONFLICT (name) DO UPDATE SET credits = EXCLUDED.credits, usd_cents = EXCLUDED.usd_cents,
-            stripe_price_id = COALESCE(EXCLUDED.stripe_price_id, products.stripe_price_id),
-            monthly = EXCLUDED.monthly, updated_at = now()
+            stripe_price_id = COALESCE($4, products.stripe_price_id),
+            monthly = COALESCE($5::boolean, products.monthly), updated_at = now()
         RETURNING name, credits, usd_cents, stripe_price_id, monthly, updated_at
         """)
 
@@ -138,21 +140,18 @@ public enum LedgerQueries {
     // MARK: Reads (GET /v1/accounts/{user_id}, /ledger; `tally accounts show`)
     // They touch only what the ingress role may read: accounts, grants, ledger_entries, subscriptions.
 
-    /// The balance is computed here, when read: remainders of grants not past their expiry, less debt.
-    public static let accountSummary = Query("ledger_account_summary", """
-        SELECT a.user_id, a.debt, a.entries_total, a.created_at,
-               COALESCE((SELECT sum(g.remaining) FROM grants g
-                         WHERE g.user_id = a.user_id AND g.remaining > 0
-                           AND (g.expires_at IS NULL OR g.expires_at > now())), 0) - a.debt AS balance
-        FROM accounts a WHERE a.user_id = $1
+    /// The account and the grants it can still spend, in one statement (one snapshot): the
+    /// balance is computed from them when read (LedgerReads), so a grant past its expiry never
+    /// counts, written off or not. Grants come in the order they will be spent.
+    public static let accountView = Query("ledger_account_view", """
+        SELECT a.user_id, a.debt, a.created_at, g.id AS grant_id, g.source, g.amount, g.remaining, g.expires_at
+        FROM accounts a
+        LEFT JOIN grants g ON g.user_id = a.user_id AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > now())
+        WHERE a.user_id = $1
+        ORDER BY g.expires_at NULLS LAST, g.source NOT IN ('trial', 'reward', 'streak', 'referral'), g.id
         """)
 
-    /// The grants that can still be spent, in the order they will be.
-    public static let accountGrants = Query("ledger_account_grants", """
-        SELECT id, source, amount, remaining, expires_at FROM grants
-        WHERE user_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > now())
-        ORDER BY expires_at NULLS LAST, source NOT IN ('trial', 'reward', 'streak', 'referral'), id
-        """)
+    static let accountExists = Query("ledger_account_exists", "SELECT 1 AS one FROM accounts WHERE user_id = $1")
 
     /// The subscription to show: the newest one still running, else the newest.
     public static let accountSubscription = Query("ledger_account_subscription", """

@@ -1,0 +1,120 @@
+import Foundation
+import Postgres
+import Support
+import TestSupport
+import XCTest
+
+/// The ledger's commands, run as the real `tally` binary against a real database; JSON parsed.
+final class LedgerCommandTests: XCTestCase {
+    func tally(_ db: TestDatabase, _ args: String...) throws -> TallyRun {
+        try TallyRun.run(args, environment: ["DATABASE_URL": db.url])
+    }
+
+    func json(_ run: TallyRun, file: StaticString = #filePath, line: UInt = #line) throws -> JSON {
+        XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
+        return try JSON.parse(run.stdout)
+    }
+
+    func testGrantDebitAndAccountsShow() throws {
+        let db = try TestDatabase.create()
+        try db.connect().query("INSERT INTO accounts (user_id, opened_by) VALUES ('u1', 'operator')")
+
+        let granted = try json(try tally(db, "grant", "u1", "40", "--reason", "support ticket 12", "--actor", "ana", "--json"))
+        XCTAssertEqual(granted["balance"]?.int64, 40)
+        let text = try tally(db, "grant", "u1", "10", "--reason", "goodwill", "--actor", "ana", "--expires", "+30d", "--reference", "t-1")
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertEqual(text.stdout, "granted 10 credits to u1; balance 50\n")
+        let again = try tally(db, "grant", "u1", "10", "--reason", "goodwill", "--actor", "ana", "--reference", "t-1")
+        XCTAssertTrue(again.stdout.contains("already applied"), again.stdout)
+
+        let refused = try tally(db, "debit", "u1", "51", "--reason", "abuse", "--actor", "bo")
+        XCTAssertEqual(refused.status, 1, "a debit never creates debt")
+        XCTAssertEqual(refused.stderr, "tally debit: refused: the balance 50 does not cover 51; a debit never creates debt\n")
+        let debited = try json(try tally(db, "debit", "u1", "15", "--reason", "abuse", "--actor", "bo", "--json"))
+        XCTAssertEqual(debited["balance"]?.int64, 35)
+
+        let show = try json(try tally(db, "accounts", "show", "u1", "--json"))
+        XCTAssertEqual(show["balance"]?.int64, 35)
+        XCTAssertEqual(show["debt"]?.int64, 0)
+        XCTAssertEqual(show["grants"]?.array?.map { $0["remaining"]!.int64! }, [35], "the 10 expiring in 30 days went first, then 5 of the 40")
+        XCTAssertEqual(show["grants"]?.array?.first?["source"]?.string, "adjustment")
+        XCTAssertTrue(show["subscription"]?.isNull ?? false)
+        let entries = try XCTUnwrap(show["entries"]?.array)
+        XCTAssertEqual(entries.map { $0["amount"]!.int64! }, [-15, 10, 40], "newest first")
+        let meta = try XCTUnwrap(db.connect().query("SELECT metadata FROM ledger_entries WHERE amount = -15").first).json("metadata")
+        XCTAssertEqual(meta["actor"]?.string, "bo")
+        XCTAssertEqual(meta["reason"]?.string, "abuse")
+
+        let table = try tally(db, "accounts", "show", "u1")
+        XCTAssertEqual(table.status, 0)
+        XCTAssertTrue(table.stdout.hasPrefix("user     u1\nbalance  35\ndebt     0\n"), table.stdout)
+
+        XCTAssertEqual(try tally(db, "accounts", "show", "nobody").status, 1)
+        XCTAssertEqual(try tally(db, "grant", "nobody", "5", "--reason", "r", "--actor", "a").status, 1)
+        XCTAssertEqual(try tally(db, "grant", "u1", "-5", "--reason", "r", "--actor", "a").status, 2)
+        XCTAssertEqual(try tally(db, "grant", "u1", "5", "--reason", "r").status, 2, "--actor is required")
+        XCTAssertEqual(try tally(db, "debit", "u1", "5", "--reason", "r", "--actor", "a", "--expires", "+1d").status, 2)
+    }
+
+    func testLedgerVerifyExitsOneNamingTheAccountsThatFail() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        for u in ["good", "bad"] { try c.query("INSERT INTO accounts (user_id, opened_by) VALUES ($1, 'operator')", [u]) }
+        for u in ["good", "bad"] { XCTAssertEqual(try tally(db, "grant", u, "10", "--reason", "r", "--actor", "a").status, 0) }
+        let ok = try json(try tally(db, "ledger", "verify", "--json"))
+        XCTAssertEqual(ok["ok"]?.bool, true)
+        XCTAssertEqual(ok["accounts"]?.int64, 2)
+        XCTAssertEqual(try tally(db, "ledger", "verify").stdout, "ok: 2 account(s), every invariant holds\n")
+
+        try c.query("UPDATE grants SET remaining = 7 WHERE user_id = 'bad'")
+        let failed = try tally(db, "ledger", "verify", "--json")
+        XCTAssertEqual(failed.status, 1)
+        let report = try JSON.parse(failed.stdout)
+        XCTAssertEqual(report["failing_accounts"], ["bad"])
+        XCTAssertEqual(report["failures"]?.array?.count, 2, "the account's sum and its grant's allocations")
+        XCTAssertEqual(failed.stderr, "tally ledger verify: 1 account(s) fail: bad\n")
+    }
+
+    func testAgentsAndProducts() throws {
+        let db = try TestDatabase.create()
+        let agents = try json(try tally(db, "agents", "list", "--json"))
+        XCTAssertEqual(agents["agents"]?.array?.map { $0["name"]!.string! }, ["default"])
+        XCTAssertEqual(agents["agents"]?.array?.first?["credits_per_unit"]?.int64, 1)
+        XCTAssertEqual(try json(try tally(db, "agents", "set", "gpt-large", "12", "--json"))["credits_per_unit"]?.int64, 12)
+        XCTAssertEqual(try tally(db, "agents", "set", "gpt-large", "1.5").status, 2)
+        XCTAssertEqual(try tally(db, "agents", "set", "gpt-large").status, 2)
+        XCTAssertTrue(try tally(db, "agents", "list").stdout.contains("gpt-large"))
+
+        let products = try json(try tally(db, "products", "list", "--json"))["products"]!.array!
+        let seeded = Dictionary(uniqueKeysWithValues: products.map { ($0["name"]!.string!, $0) })
+        XCTAssertEqual(seeded["topup_100"]?["usd_cents"]?.int64, 499)
+        XCTAssertEqual(seeded["topup_500"]?["credits"]?.int64, 500)
+        XCTAssertEqual(seeded["topup_1500"]?["credits"]?.int64, 1500)
+        XCTAssertEqual(seeded["monthly"]?["monthly"]?.bool, true)
+        XCTAssertEqual(seeded["monthly"]?["credits"]?.int64, 250)
+
+        let set = try json(try tally(db, "products", "set", "topup_500", "--credits", "550", "--usd-cents", "1999",
+                                     "--stripe-price", "price_1ScrTopup500CrUsd0", "--json"))
+        XCTAssertEqual(set["credits"]?.int64, 550)
+        XCTAssertEqual(set["stripe_price_id"]?.string, "price_1ScrTopup500CrUsd0")
+        XCTAssertEqual(set["monthly"]?.bool, false)
+        let kept = try json(try tally(db, "products", "set", "monthly", "--credits", "300", "--usd-cents", "1099", "--json"))
+        XCTAssertEqual(kept["monthly"]?.bool, true, "a product stays monthly unless --one-time")
+        XCTAssertEqual(try tally(db, "products", "set", "other", "--credits", "1", "--usd-cents", "1", "--stripe-price", "price_1ScrTopup500CrUsd0").status, 1,
+                       "a Stripe price buys one product")
+        XCTAssertEqual(try tally(db, "products", "set", "x", "--credits", "0", "--usd-cents", "1").status, 2)
+        XCTAssertEqual(try tally(db, "products", "set", "x", "--usd-cents", "1").status, 2)
+        XCTAssertEqual(try tally(db, "products", "set", "Bad Name", "--credits", "1", "--usd-cents", "1").status, 2)
+    }
+
+    func testEveryLedgerCommandHasHelp() throws {
+        let db = try TestDatabase.create()
+        for command in [["accounts", "show"], ["ledger", "verify"], ["grant"], ["debit"], ["agents", "list"], ["agents", "set"],
+                        ["products", "list"], ["products", "set"]] {
+            let run = try TallyRun.run(command + ["--help"], environment: ["DATABASE_URL": db.url])
+            XCTAssertEqual(run.status, 0, command.joined(separator: " "))
+            XCTAssertTrue(run.stdout.hasPrefix("Usage: tally \(command.joined(separator: " "))"), run.stdout)
+        }
+        XCTAssertEqual(try TallyRun.run(["ledger", "verify", "--bogus"], environment: ["DATABASE_URL": db.url]).status, 2)
+    }
+}
