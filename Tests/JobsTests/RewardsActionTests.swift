@@ -93,8 +93,7 @@ final class RewardsActionTests: XCTestCase {
         }
         await worker.stop()
         let results = try c.query("SELECT id, result FROM jobs WHERE kind = 'rewards.action' ORDER BY id").map { try $0.json("result") }
-        XCTAssertEqual(results[0]["granted"]?.int64, 1)
-        XCTAssertEqual(results[1]["granted"]?.int64, 0, "daily_login pays once a day")
+        XCTAssertEqual(results.compactMap { $0["granted"]?.int64 }.sorted(), [0, 1], "daily_login pays once a day, whichever runs first")
         XCTAssertEqual(results[0]["day"]?.string, UTCDay(Date()).iso, "the day the action was accepted")
         XCTAssertEqual(try db.scalar("SELECT result->>'error' FROM jobs WHERE id = $1", [missing]), "account_not_found")
         XCTAssertEqual(try LedgerFixtures.balance("u1", on: c), 1)

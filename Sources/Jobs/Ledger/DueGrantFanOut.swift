@@ -10,7 +10,8 @@ import Support
 ///   grants of the kind's sources due at T, cuts them in user_id order into ranges of
 ///   `batchSize` accounts, and enqueues one **batch** job per range
 ///   (`{"as_of": T, "after": A, "through": B}`, key `<kind>:<T>:<B>`) in the same transaction
-///   that completes the planner: all batches exist or none do.
+///   that completes the planner: all batches exist or none do. When they fit in one batch it
+///   settles them itself (result: a batch's).
 /// - A **batch** locks the accounts of its range that still have due grants (one `LedgerBook`,
 ///   one transaction), lets the kind settle each, and completes in that transaction. Batches run
 ///   in parallel on every worker serving the queue; a batch whose worker dies rolls back and is
@@ -46,18 +47,24 @@ public struct DueGrantFanOut: Sendable {
         let asOf = try Self.asOf(args.as_of)
         guard let through = args.through else {
             guard args.after == nil else { throw JobError.permanent("a \(kind) batch needs both after and through") }
-            return try await plan(asOf: asOf, batchSize: max(1, batchSize), context: context)
+            return try await plan(asOf: asOf, batchSize: max(1, batchSize), context: context, settle: settle)
         }
         let after = args.after ?? ""
         let sources = self.sources
         return try await context.completeInTransaction { tx in
-            let users = try Self.dueAccounts(sources: sources, asOf: asOf, after: after, through: through, limit: nil, on: tx)
-            let book = LedgerBook(tx)
-            try book.load(users)
-            let result = try settle(book, users, asOf, tx)
-            try book.commit()
-            return result
+            try Self.settleRange(sources: sources, asOf: asOf, after: after, through: through, settle: settle, on: tx)
         }
+    }
+
+    /// Settles the due accounts in (`after`, `through`] in one book, in `tx`.
+    static func settleRange(sources: [GrantSource], asOf: Date, after: String, through: String?, settle: Settle,
+                            on tx: Connection) throws -> JSON {
+        let users = try dueAccounts(sources: sources, asOf: asOf, after: after, through: through, limit: nil, on: tx)
+        let book = LedgerBook(tx)
+        try book.load(users)
+        let result = try settle(book, users, asOf, tx)
+        try book.commit()
+        return result
     }
 
     /// The time a run settles at: `as_of`, else now.
@@ -67,12 +74,17 @@ public struct DueGrantFanOut: Sendable {
         return d
     }
 
-    /// Enqueues the batches for `asOf` and completes the planner, in one transaction.
-    func plan(asOf: Date, batchSize: Int, context: JobContext) async throws -> JobResult {
+    /// Enqueues the batches for `asOf` and completes the planner, in one transaction. When the
+    /// due accounts fit in one batch (most hours), the planner settles them itself: one job,
+    /// and its result is a batch's.
+    func plan(asOf: Date, batchSize: Int, context: JobContext, settle: @escaping Settle) async throws -> JobResult {
         let (kind, queue, sources, priority) = (self.kind, self.queue, self.sources, context.job.priority)
         let result = try await context.completeInTransaction { tx in
             let rows = try tx.query(LedgerQueries.dueAccountBounds, [asOf, sources.map(\.rawValue), batchSize])
             let bounds = try rows.map { try $0.string("user_id") }
+            if bounds.count <= 1 {
+                return try Self.settleRange(sources: sources, asOf: asOf, after: "", through: bounds.first, settle: settle, on: tx)
+            }
             let accounts = try rows.first?.int64("total") ?? 0
             let stamp = Timestamp.iso8601Micros(asOf)
             var after = ""
@@ -85,7 +97,7 @@ public struct DueGrantFanOut: Sendable {
             let inserted = try context.enqueuer.enqueue(jobs, on: tx).filter(\.inserted).count
             return ["as_of": .string(stamp), "accounts": .int(accounts), "batches": .int(jobs.count), "enqueued": .int(inserted)]
         }
-        if let n = result.result?["accounts"]?.int64, n > 0 {
+        if let n = result.result?["batches"]?.int64, n > 0 {
             Log.info("\(kind) planned", ["accounts": n, "batches": result.result?["batches"]?.int64 ?? 0])
         }
         return result
