@@ -205,16 +205,17 @@ final class NotifyDeliveryTests: XCTestCase {
         }
         let mine = try c.query("SELECT id FROM notifications WHERE user_id = 'u1' ORDER BY id").map { try $0.int64("id") }
         let theirs = try c.query("SELECT id FROM notifications WHERE user_id = 'u2' ORDER BY id").map { try $0.int64("id") }
-        let inbox = try Inbox.list(userID: "u1", on: c)
+        let inbox = try XCTUnwrap(try Inbox.list(userID: "u1", on: c))
         XCTAssertEqual(inbox["notifications"]?.array?.compactMap { $0["id"]?.int64 }, mine.reversed(), "newest first, only the user's")
         let first = try XCTUnwrap(inbox["notifications"]?[0])
         XCTAssertEqual(Set(first.object?.keys ?? [:].keys), ["id", "type", "payload", "created_at", "read_at"])
         XCTAssertEqual(first["type"]?.string, "reward_earned")
         XCTAssertEqual(first["read_at"], .null)
         XCTAssertNotNil(Timestamp.parse(first["created_at"]?.string ?? ""))
-        XCTAssertEqual(try Inbox.list(userID: "u1", limit: 1, before: mine[1], on: c)["notifications"]?.array?.compactMap { $0["id"]?.int64 },
+        XCTAssertEqual(try Inbox.list(userID: "u1", limit: 1, before: mine[1], on: c)?["notifications"]?.array?.compactMap { $0["id"]?.int64 },
                        [mine[0]], "the next page")
-        XCTAssertEqual(try Inbox.list(userID: "nobody", on: c)["notifications"]?.array?.count, 0)
+        XCTAssertEqual(try Inbox.list(userID: "u1", before: mine[0], on: c)?["notifications"]?.array?.count, 0, "past the last page")
+        XCTAssertNil(try Inbox.list(userID: "nobody", on: c), "no account: 404")
 
         // notify.read as the ingress enqueues it, with another user's id mixed in.
         let args: JSON = ["user_id": "u1", "ids": .array([.int(mine[0]), .int(theirs[0]), 999_999])]
@@ -222,12 +223,12 @@ final class NotifyDeliveryTests: XCTestCase {
         XCTAssertEqual(state, "completed")
         XCTAssertEqual(result?["marked"]?.int64, 1, "only the user's own")
         XCTAssertEqual(try db.int("SELECT count(*) FROM notifications WHERE read_at IS NOT NULL"), 1)
-        let after = try Inbox.list(userID: "u1", on: c)["notifications"]?.array ?? []
+        let after = try Inbox.list(userID: "u1", on: c)?["notifications"]?.array ?? []
         XCTAssertNotEqual(after.last?["read_at"], .null)
         XCTAssertEqual(after.first?["read_at"], .null)
         // The ingress role may run this query (it reads only notifications).
         try c.execute("SET ROLE tally_ingress")
-        XCTAssertEqual(try Inbox.list(userID: "u1", on: c)["notifications"]?.array?.count, 2)
+        XCTAssertEqual(try Inbox.list(userID: "u1", on: c)?["notifications"]?.array?.count, 2)
         try c.execute("RESET ROLE")
     }
 }

@@ -5,12 +5,19 @@ public enum NotifyQueries {
     // MARK: The inbox (GET /v1/accounts/{user_id}/notifications; notify.read)
 
     /// A user's notifications, newest first: at most `$2`, with ids below `$3` when given
-    /// (the next page). Touches only `notifications`, which tally_ingress may read.
+    /// (the next page). No row when the user has no account; one row with a NULL id when the
+    /// account has no notifications. Reads only accounts and notifications, which tally_ingress may.
     public static let inbox = Query("notify_inbox", """
-        SELECT id, type, payload, created_at, read_at FROM notifications
-        WHERE user_id = $1 AND ($3::bigint IS NULL OR id < $3::bigint)
-        ORDER BY id DESC
-        LIMIT $2::int
+        SELECT n.id, n.type, n.payload, n.created_at, n.read_at
+        FROM accounts a
+        LEFT JOIN LATERAL (
+            SELECT id, type, payload, created_at, read_at FROM notifications
+            WHERE user_id = a.user_id AND ($3::bigint IS NULL OR id < $3::bigint)
+            ORDER BY id DESC
+            LIMIT $2::int
+        ) n ON true
+        WHERE a.user_id = $1
+        ORDER BY n.id DESC
         """)
 
     /// Marks the user's notifications `$2` read (their own only; already read ones keep their time).
