@@ -114,9 +114,8 @@ final class CreditsRolloverTests: XCTestCase {
     func testFanOutEnqueuesBatchesAndEachAccountIsSettledOnceAlsoForExpiry() async throws {
         let db = try TestDatabase.create()
         let c = try db.connect()
-        let users = (0..<2500).map { String(format: "acct%05d", $0) }
+        let users = try c.transaction { try RewardsFixtures.openAccounts("acct", count: 2500, on: $0) }
         try c.transaction { tx in
-            for u in users { try Ledger.openAccount(u, openedBy: .signup, on: tx) }
             let book = LedgerBook(tx)
             try book.load(users)
             for (i, u) in users.enumerated() {

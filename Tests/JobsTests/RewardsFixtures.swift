@@ -17,6 +17,13 @@ enum RewardsFixtures {
         return (done.state, done.result)
     }
 
+    /// Opens `count` accounts named `<prefix>00000`, `<prefix>00001`, … in one transaction (in `tx`).
+    static func openAccounts(_ prefix: String, count: Int, on tx: Connection) throws -> [String] {
+        let users = (0..<count).map { String(format: "\(prefix)%05d", $0) }
+        for u in users { try Ledger.openAccount(u, openedBy: .signup, on: tx) }
+        return users
+    }
+
     static func openAccount(_ user: String, referralCode: String? = nil, on c: Connection) throws {
         try c.transaction { tx in _ = try Ledger.openAccount(user, referralCode: referralCode, openedBy: .signup, on: tx) }
     }

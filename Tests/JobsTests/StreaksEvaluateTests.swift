@@ -83,9 +83,8 @@ final class StreaksEvaluateTests: XCTestCase {
         let db = try TestDatabase.create()
         let c = try db.connect()
         // 2,500 users (three pages of 1,000), each active on days 0-2.
-        let users = (0..<2500).map { String(format: "user%05d", $0) }
+        let users = try c.transaction { try RewardsFixtures.openAccounts("user", count: 2500, on: $0) }
         try c.transaction { tx in
-            for u in users { try Ledger.openAccount(u, openedBy: .signup, on: tx) }
             try tx.query("""
                 INSERT INTO reward_actions (user_id, idempotency_key, action, day, credits)
                 SELECT u, 'k' || d, 'daily_login', $2::date + d, 0 FROM unnest($1::text[]) u, generate_series(0, 2) d
