@@ -15,12 +15,12 @@ import Support
 /// Measured (2 cores, PostgreSQL 15 with fsync and synchronous_commit on, 2 worker processes,
 /// `tally-bench` ledger): one hot account, jobs one by one ≈ 1,100/s; in batches ≈ 11,000/s.
 ///
-/// How, in the one transaction:
-/// 1. lock the jobs' rows, keeping those still running and held by this worker (a job rescued
-///    or cancelled meanwhile is left alone: its effects must not apply);
-/// 2. `runBatch` applies the effects of those jobs;
-/// 3. the completed ones are marked completed (FinishBatch) — effects and completion commit
-///    together, exactly once, as for `JobContext.completeInTransaction`.
+/// How, in the one transaction: `runBatch` applies the effects of the jobs, then the completed
+/// ones are marked completed (FinishBatch, which touches only jobs still running and held by
+/// this worker) — effects and completion commit together, exactly once, as for
+/// `JobContext.completeInTransaction`. A job rescued or cancelled meanwhile must not have its
+/// effects applied: then the transaction rolls back and is tried again with the jobs' rows
+/// locked first and that job left out (see `attempt`).
 /// Failed outcomes (bad args: no effects) go to the completer like any failure. If the
 /// transaction fails as a whole (a constraint a job broke, a deadlock, the database), it is
 /// rolled back and every job runs alone through the ordinary executor: one job cannot sink
@@ -64,25 +64,13 @@ struct BatchExecutor: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let workerID = executor.workerID
         let context = BatchContext(environment: executor.environment, workerID: workerID)
-        let ids = jobs.map(\.id)
         let outcome: (outcomes: [Int64: BatchOutcome], lost: [Int64])
         do {
             outcome = try await executor.pool.withConnection { connection in
-                try connection.transaction { tx in
-                    let held = Set(try tx.query(Self.lockHeld, [ids, workerID]).map { try $0.int64("id") })
-                    let mine = jobs.filter { held.contains($0.id) }
-                    let lost = ids.filter { !held.contains($0) }
-                    guard !mine.isEmpty else { return ([:], lost) }
-                    let results = try handler.runBatch(mine, on: tx, context: context)
-                    var outcomes: [Int64: BatchOutcome] = [:]
-                    var finishes: [Finish] = []
-                    for (job, result) in zip(mine, results) {
-                        outcomes[job.id] = result
-                        if case .completed(let json) = result { finishes.append(Finish(jobID: job.id, state: .completed, result: json)) }
-                    }
-                    // Every row is locked by this transaction and still ours: all of them change.
-                    try FinishBatch(finishes).run(on: tx, workerID: workerID)
-                    return (outcomes, lost)
+                do {
+                    return try Self.attempt(jobs, handler: handler, context: context, lockFirst: false, on: connection)
+                } catch is LeaseShortfall {
+                    return try Self.attempt(jobs, handler: handler, context: context, lockFirst: true, on: connection)
                 }
             }
         } catch {
@@ -117,6 +105,41 @@ struct BatchExecutor: Sendable {
                                         "completed": outcome.outcomes.count - failed, "failed": failed,
                                         "lease_lost": outcome.lost.count, "duration_ms": ms,
                                         "first_job_id": first.id, "last_job_id": jobs[jobs.count - 1].id])
+        }
+    }
+
+    /// Some job of the batch was no longer held when it was to be completed.
+    struct LeaseShortfall: Error {}
+
+    /// One transaction: the batch's effects, then the completions. Optimistic (`lockFirst`
+    /// false): the completion statement itself says which jobs were still ours; if one was
+    /// not (rescued or cancelled meanwhile), everything rolls back (`LeaseShortfall`) and the
+    /// second try locks the jobs still held first and leaves the others out. Leases are rarely
+    /// lost, so the usual path saves a statement that locks every job row.
+    static func attempt(_ jobs: [ClaimedJob], handler: AnyJobHandler, context: BatchContext, lockFirst: Bool,
+                        on connection: Connection) throws -> (outcomes: [Int64: BatchOutcome], lost: [Int64]) {
+        try connection.transaction { tx in
+            var mine = jobs
+            var lost: [Int64] = []
+            if lockFirst {
+                let held = Set(try tx.query(lockHeld, [jobs.map(\.id), context.workerID]).map { try $0.int64("id") })
+                mine = jobs.filter { held.contains($0.id) }
+                lost = jobs.map(\.id).filter { !held.contains($0) }
+                guard !mine.isEmpty else { return ([:], lost) }
+            }
+            let results = try handler.runBatch(mine, on: tx, context: context)
+            var outcomes: [Int64: BatchOutcome] = [:]
+            var finishes: [Finish] = []
+            for (job, result) in zip(mine, results) {
+                outcomes[job.id] = result
+                if case .completed(let json) = result { finishes.append(Finish(jobID: job.id, state: .completed, result: json)) }
+            }
+            let changed = try FinishBatch(finishes).run(on: tx, workerID: context.workerID)
+            if changed.count < finishes.count {
+                // Locked rows cannot be lost in between, so this happens only without lockFirst.
+                throw LeaseShortfall()
+            }
+            return (outcomes, lost)
         }
     }
 

@@ -31,29 +31,26 @@ public enum Ledger {
     /// Adds one grant and commits it. Nil when the reference was applied before.
     @discardableResult
     public static func grant(_ g: NewGrant, on tx: Connection) throws -> LedgerChange? {
-        let book = LedgerBook(tx)
-        try book.load([g.userID])
-        let change = try book.grant(g)
-        try book.commit()
-        return change
+        try single(g.userID, on: tx) { try $0.grant(g) }
     }
 
     /// Spends credits from one account and commits.
     public static func debit(_ d: Debit, on tx: Connection) throws -> DebitOutcome {
-        let book = LedgerBook(tx)
-        try book.load([d.userID])
-        let outcome = try book.debit(d)
-        try book.commit()
-        return outcome
+        try single(d.userID, on: tx) { try $0.debit(d) }
     }
 
     /// Takes credits back from one account and commits. Nil when applied before.
     @discardableResult
     public static func clawback(_ c: Clawback, on tx: Connection) throws -> LedgerChange? {
+        try single(c.userID, on: tx) { try $0.clawback(c) }
+    }
+
+    /// A book of one account and one operation.
+    private static func single<T>(_ userID: String, on tx: Connection, _ operation: (LedgerBook) throws -> T) throws -> T {
         let book = LedgerBook(tx)
-        try book.load([c.userID])
-        let change = try book.clawback(c)
+        try book.load([userID])
+        let result = try operation(book)
         try book.commit()
-        return change
+        return result
     }
 }

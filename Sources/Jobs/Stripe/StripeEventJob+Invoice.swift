@@ -91,15 +91,22 @@ extension StripeEventJob {
         return try row.int64("credits")
     }
 
-    static func applyInvoicePaid(_ event: StripeEvent, link: (paymentIntent: String?, charge: String?)?, on tx: Connection) throws -> Outcome {
-        let invoice = event.object
+    /// The invoice's id, subscription and user (whose account is opened if missing); throws
+    /// `Waiting` while neither the subscription nor the invoice names its user.
+    static func invoiceParty(_ invoice: JSON, on tx: Connection) throws -> (id: String, subscription: String?, user: String) {
         guard let invoiceID = StripeEvent.id(invoice) else { throw Unresolvable(description: "the invoice has no id") }
         let subscription = invoiceSubscription(invoice)
         guard let user = try invoiceUser(invoice, subscription: subscription, on: tx) else {
-            return .waiting(keys: [subscription.map { "subscription:\($0)" } ?? "invoice:\(invoiceID)"],
-                            reason: "invoice \(invoiceID): its subscription \(subscription ?? "?") and user are not recorded yet")
+            throw Waiting(keys: [subscription.map { "subscription:\($0)" } ?? "invoice:\(invoiceID)"],
+                          reason: "invoice \(invoiceID): its subscription \(subscription ?? "?") and user are not recorded yet")
         }
         try ensureAccount(user, on: tx)
+        return (invoiceID, subscription, user)
+    }
+
+    static func applyInvoicePaid(_ event: StripeEvent, link: (paymentIntent: String?, charge: String?)?, on tx: Connection) throws -> Outcome {
+        let invoice = event.object
+        let (invoiceID, subscription, user) = try invoiceParty(invoice, on: tx)
         let reason = invoice["billing_reason"]?.string ?? ""
         let grants = reason == "subscription_create" || reason == "subscription_cycle"
         let period = invoiceLinePeriod(invoice)
@@ -157,13 +164,7 @@ extension StripeEventJob {
     /// the user is told.
     static func applyInvoiceFailed(_ event: StripeEvent, on tx: Connection) throws -> Outcome {
         let invoice = event.object
-        guard let invoiceID = StripeEvent.id(invoice) else { throw Unresolvable(description: "the invoice has no id") }
-        let subscription = invoiceSubscription(invoice)
-        guard let user = try invoiceUser(invoice, subscription: subscription, on: tx) else {
-            return .waiting(keys: [subscription.map { "subscription:\($0)" } ?? "invoice:\(invoiceID)"],
-                            reason: "invoice \(invoiceID): its subscription \(subscription ?? "?") and user are not recorded yet")
-        }
-        try ensureAccount(user, on: tx)
+        let (invoiceID, subscription, user) = try invoiceParty(invoice, on: tx)
         var status: String?
         if let subscription {
             status = try tx.query(StripeQueries.markPastDue, [subscription, user, event.created]).first?.string("status")
