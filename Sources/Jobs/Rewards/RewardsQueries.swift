@@ -54,13 +54,13 @@ public enum RewardsQueries {
         """)
 
     /// rewards.action jobs still to run that were accepted before `$1`: their activity belongs
-    /// to a day about to be evaluated.
+    /// to a day about to be evaluated. One EXISTS per state, so each reads only the job table's
+    /// partial index for that state (unfinished jobs), never the millions of finished rows.
     static let pendingActions = Query("rewards_pending_actions", """
-        SELECT count(*) AS n FROM (
-            SELECT 1 FROM jobs
-            WHERE kind = 'rewards.action' AND state IN ('scheduled', 'available', 'running', 'retryable')
-              AND created_at < $1::timestamptz
-            LIMIT 1) p
+        SELECT (EXISTS (SELECT 1 FROM jobs WHERE state = 'available' AND kind = 'rewards.action' AND created_at < $1::timestamptz)
+             OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND kind = 'rewards.action' AND created_at < $1::timestamptz)
+             OR EXISTS (SELECT 1 FROM jobs WHERE state IN ('scheduled', 'retryable') AND kind = 'rewards.action'
+                          AND created_at < $1::timestamptz)) AS pending
         """)
 
     /// The next `$3` users after `$2` (in user order) a day changes: those active on day `$1`

@@ -73,7 +73,7 @@ public struct StreaksEvaluateJob: Job {
     static func shouldWait(for day: UTCDay, grace: TimeInterval, pool: ConnectionPool) async throws -> Bool {
         let end = day.advanced(by: 1).start
         guard Date() < end.addingTimeInterval(grace) else { return false }
-        return try await pool.withConnection { try $0.query(RewardsQueries.pendingActions, [end]).first?.int64("n") ?? 0 } > 0
+        return try await pool.withConnection { try $0.query(RewardsQueries.pendingActions, [end]).first?.bool("pending") ?? false }
     }
 
     struct DayStats: Sendable {
