@@ -67,7 +67,7 @@ public struct CreditsExpireJob: Job {
     /// one call, for tests and small ledgers); `seen` is how many accounts were due.
     static func expireBatch(asOf: Date?, limit: Int, on tx: Connection) throws -> (seen: Int, grants: Int, credits: Int64, accounts: Set<String>) {
         let cutoff = asOf ?? Date()
-        let users = try DueGrantFanOut.dueAccounts(sources: sources, asOf: cutoff, after: "", through: nil, limit: limit, on: tx)
+        let users = try DueGrantFanOut.dueAccounts(sources: sources, asOf: cutoff, after: "", limit: limit, on: tx)
         guard !users.isEmpty else { return (0, 0, 0, []) }
         let book = LedgerBook(tx)
         try book.load(users)

@@ -59,7 +59,7 @@ public struct DueGrantFanOut: Sendable {
     /// Settles the due accounts in (`after`, `through`] in one book, in `tx`.
     static func settleRange(sources: [GrantSource], asOf: Date, after: String, through: String?, settle: Settle,
                             on tx: Connection) throws -> JSON {
-        let users = try dueAccounts(sources: sources, asOf: asOf, after: after, through: through, limit: nil, on: tx)
+        let users = try through.map { try dueAccounts(sources: sources, asOf: asOf, after: after, through: $0, on: tx) } ?? []
         let book = LedgerBook(tx)
         try book.load(users)
         let result = try settle(book, users, asOf, tx)
@@ -103,11 +103,14 @@ public struct DueGrantFanOut: Sendable {
         return result
     }
 
-    /// Accounts with grants of `sources` due at `asOf`, after `after` through `through` (nil: no
-    /// end), in user order, at most `limit` (nil: all).
-    public static func dueAccounts(sources: [GrantSource], asOf: Date, after: String, through: String?, limit: Int?,
-                                   on c: Connection) throws -> [String] {
-        try c.query(LedgerQueries.dueAccountsInRange, [asOf, sources.map(\.rawValue), after, through, limit]).map { try $0.string("user_id") }
+    /// Accounts with grants of `sources` due at `asOf`, after `after` through `through`, in user order.
+    public static func dueAccounts(sources: [GrantSource], asOf: Date, after: String, through: String, on c: Connection) throws -> [String] {
+        try c.query(LedgerQueries.dueAccountsInRange, [asOf, sources.map(\.rawValue), after, through]).map { try $0.string("user_id") }
+    }
+
+    /// The first `limit` accounts after `after` with grants of `sources` due at `asOf`, in user order.
+    public static func dueAccounts(sources: [GrantSource], asOf: Date, after: String, limit: Int, on c: Connection) throws -> [String] {
+        try c.query(LedgerQueries.dueAccountsAfter, [asOf, sources.map(\.rawValue), after, limit]).map { try $0.string("user_id") }
     }
 
     /// The grants of `user` in `book` with something left that are due at `asOf` and of one of

@@ -128,13 +128,23 @@ public enum LedgerQueries {
         """)
 
     /// The accounts of one fan-out batch: grants of sources `$2` due at `$1`, user_id in
-    /// (`$3`, `$4`] (`$4` NULL: no end), at most `$5` (NULL: all). A range scan of the live-grant index.
+    /// (`$3`, `$4`]. A range scan of the live-grant index: ~1 ms for 1,000 accounts among
+    /// 200,000 (EXPLAIN ANALYZE); the bounds are never optional, so a generic plan keeps both in
+    /// the index condition.
     static let dueAccountsInRange = Query("ledger_due_accounts_in_range", """
         SELECT DISTINCT user_id FROM grants
         WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz AND source = ANY($2::text[])
-          AND user_id > $3 AND ($4::text IS NULL OR user_id <= $4)
+          AND user_id > $3 AND user_id <= $4
         ORDER BY user_id
-        LIMIT $5::int
+        """)
+
+    /// The first `$4` accounts after `$3` with grants of sources `$2` due at `$1`.
+    static let dueAccountsAfter = Query("ledger_due_accounts_after", """
+        SELECT DISTINCT user_id FROM grants
+        WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz AND source = ANY($2::text[])
+          AND user_id > $3
+        ORDER BY user_id
+        LIMIT $4::int
         """)
 
     // MARK: Reads (GET /v1/accounts/{user_id}, /ledger; `tally accounts show`)
