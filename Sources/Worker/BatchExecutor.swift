@@ -64,20 +64,27 @@ struct BatchExecutor: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let workerID = executor.workerID
         let context = BatchContext(environment: executor.environment, workerID: workerID)
-        let outcome: (outcomes: [Int64: BatchOutcome], lost: [Int64])
+        var outcome: (outcomes: [Int64: BatchOutcome], lost: [Int64]) = ([:], [])
         do {
-            outcome = try await executor.pool.withConnection { connection in
-                do {
-                    return try Self.attempt(jobs, handler: handler, context: context, lockFirst: false, on: connection)
-                } catch is LeaseShortfall {
-                    return try Self.attempt(jobs, handler: handler, context: context, lockFirst: true, on: connection)
+            // First without waiting for rows other transactions hold (those jobs are deferred),
+            // then the deferred ones, waiting.
+            var pending = jobs
+            for mayDefer in [true, false] where !pending.isEmpty {
+                let batch = pending
+                let step = try await executor.pool.withConnection { connection in
+                    try Self.attempt(batch, handler: handler, context: context.deferring(mayDefer), on: connection)
                 }
+                outcome.lost += step.lost
+                pending = pending.filter { step.outcomes[$0.id] == .deferred }
+                for (id, result) in step.outcomes where result != .deferred { outcome.outcomes[id] = result }
             }
+            for job in pending { outcome.outcomes[job.id] = .failed("deferred twice by \(job.kind)'s batch handler", permanent: false) }
         } catch {
+            // Jobs a committed first transaction completed are done; the rest run alone.
+            let rest = jobs.filter { outcome.outcomes[$0.id] == nil && !outcome.lost.contains($0.id) }
             Log.warn("batch failed and was rolled back; running its jobs one by one",
-                     ["kind": first.kind, "jobs": jobs.count, "error": Executor.message(for: error)])
-            for job in jobs { await executor.execute(job) }
-            return
+                     ["kind": first.kind, "jobs": rest.count, "error": Executor.message(for: error)])
+            for job in rest { await executor.execute(job) }
         }
 
         let held = executor.held
@@ -90,7 +97,7 @@ struct BatchExecutor: Sendable {
             guard let result = outcome.outcomes[job.id] else { continue }
             held.runEnded(job.id)
             switch result {
-            case .completed:
+            case .completed, .deferred:
                 held.release(job.id)
             case .failed(let message, let permanent):
                 failed += 1
@@ -111,13 +118,22 @@ struct BatchExecutor: Sendable {
     /// Some job of the batch was no longer held when it was to be completed.
     struct LeaseShortfall: Error {}
 
-    /// One transaction: the batch's effects, then the completions. Optimistic (`lockFirst`
-    /// false): the completion statement itself says which jobs were still ours; if one was
-    /// not (rescued or cancelled meanwhile), everything rolls back (`LeaseShortfall`) and the
-    /// second try locks the jobs still held first and leaves the others out. Leases are rarely
-    /// lost, so the usual path saves a statement that locks every job row.
-    static func attempt(_ jobs: [ClaimedJob], handler: AnyJobHandler, context: BatchContext, lockFirst: Bool,
+    /// The batch's effects and completions in one transaction. Optimistic: the completion
+    /// statement itself says which jobs were still ours; if one was not (rescued or cancelled
+    /// meanwhile), everything rolls back and the second try locks the jobs still held first and
+    /// leaves the others out. Leases are rarely lost, so the usual path saves a statement that
+    /// locks every job row.
+    static func attempt(_ jobs: [ClaimedJob], handler: AnyJobHandler, context: BatchContext,
                         on connection: Connection) throws -> (outcomes: [Int64: BatchOutcome], lost: [Int64]) {
+        do {
+            return try attempt(jobs, handler: handler, context: context, lockFirst: false, on: connection)
+        } catch is LeaseShortfall {
+            return try attempt(jobs, handler: handler, context: context, lockFirst: true, on: connection)
+        }
+    }
+
+    private static func attempt(_ jobs: [ClaimedJob], handler: AnyJobHandler, context: BatchContext, lockFirst: Bool,
+                                on connection: Connection) throws -> (outcomes: [Int64: BatchOutcome], lost: [Int64]) {
         try connection.transaction { tx in
             var mine = jobs
             var lost: [Int64] = []

@@ -120,6 +120,44 @@ final class BatchExecutorTests: XCTestCase {
         XCTAssertTrue(held.isEmpty)
     }
 
+    func testJobsOfAnAccountAnotherTransactionHoldsWaitWithoutHoldingUpTheOthers() async throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        try c.transaction { tx in
+            for u in ["free", "held"] { try Ledger.openAccount(u, openedBy: .operator, on: tx) }
+            let book = LedgerBook(tx)
+            try book.load(["free", "held"])
+            for u in ["free", "held"] { try book.grant(NewGrant(userID: u, source: .adjustment, amount: 10, reference: "setup:\(u)")) }
+            try book.commit()
+        }
+        let ids = try Enqueuer().enqueue((0..<6).map { i in
+            NewJob(kind: UsageRecordJob.kind, args: ["user_id": .string(i % 2 == 0 ? "free" : "held"), "agent": "default", "units": 1,
+                                                    "idempotency_key": .string("k\(i)")], queue: "default")
+        }, on: c).map(\.id)
+        let claimed = try c.query(JobQueries.claim, ["default", 6, "me/1", Int64(30_000)]).map(ClaimedJob.init(row:))
+        // Another transaction holds the account "held".
+        let other = try db.connect()
+        try other.execute("BEGIN")
+        try other.query("SELECT 1 FROM accounts WHERE user_id = 'held' FOR UPDATE")
+
+        let pool = db.pool(2)
+        let held = HeldJobs()
+        let completer = Completer(pool: pool, workerID: "me/1", held: held, maxBatch: 100, dueSoon: { _ in })
+        let executor = Executor(registry: try JobRegistry.standard(), pool: pool, enqueuer: Enqueuer(pool: pool), environment: Environment([:]),
+                                workerID: "me/1", backoff: Backoff(scale: 0.001), held: held, completer: completer)
+        for j in claimed { held.hold(j.id, timeout: 30, now: 0) }
+        let run = Task { await BatchExecutor(executor: executor).execute(claimed) }
+        try await waitUntil("the free account's jobs completed while the other is held") {
+            try db.int("SELECT count(*) FROM jobs WHERE state = 'completed'") == 3
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE state = 'completed' AND args->>'user_id' = 'free'"), 3)
+        try other.execute("COMMIT")
+        await run.value
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'completed'", [ids]), 6)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM ledger_entries WHERE kind = 'usage'"), 6)
+        XCTAssertTrue(held.isEmpty)
+    }
+
     struct Running {
         let pool: WorkerPool
         let task: Task<Void, Never>

@@ -38,10 +38,19 @@ public struct BatchItem<Args: Sendable>: Sendable {
 public struct BatchContext: Sendable {
     public let environment: Environment
     public let workerID: String
+    /// True on a batch's first transaction: the handler may leave out (`.deferred`) jobs whose
+    /// rows another transaction holds, instead of waiting for it; they run in a second
+    /// transaction right after, where waiting is allowed (and `mayDefer` is false).
+    public let mayDefer: Bool
 
-    public init(environment: Environment, workerID: String) {
+    public init(environment: Environment, workerID: String, mayDefer: Bool = false) {
         self.environment = environment
         self.workerID = workerID
+        self.mayDefer = mayDefer
+    }
+
+    public func deferring(_ allowed: Bool) -> BatchContext {
+        BatchContext(environment: environment, workerID: workerID, mayDefer: allowed)
     }
 }
 
@@ -51,6 +60,8 @@ public enum BatchOutcome: Sendable, Equatable {
     case completed(JSON?)
     /// Failed without changing anything; `permanent` discards it at once.
     case failed(String, permanent: Bool)
+    /// Not run, nothing changed: something it needs was busy (only when `mayDefer`).
+    case deferred
 }
 
 extension AnyJobHandler {

@@ -74,16 +74,27 @@ public final class LedgerBook {
 
     /// Locks and reads these accounts. Users without an account are simply absent
     /// (`hasAccount` says so). Can be called more than once; accounts already loaded stay.
-    public func load(_ userIDs: some Sequence<String>) throws {
+    ///
+    /// With `skipLocked`, accounts another transaction holds are not waited for: they are
+    /// returned (busy) and stay unloaded. A batch uses it to apply at once what it can and
+    /// come back for the rest, so two batches that share a few accounts of thousands do not
+    /// queue behind each other.
+    @discardableResult
+    public func load(_ userIDs: some Sequence<String>, skipLocked: Bool = false) throws -> Set<String> {
         let wanted = Array(Set(userIDs).subtracting(accounts.keys)).sorted()
-        guard !wanted.isEmpty else { return }
-        for row in try connection.query(LedgerQueries.lockAccounts, [wanted]) {
+        guard !wanted.isEmpty else { return [] }
+        for row in try connection.query(skipLocked ? LedgerQueries.lockAccountsNoWait : LedgerQueries.lockAccounts, [wanted]) {
             let id = try row.string("user_id")
             accounts[id] = AccountState(userID: id, debt: try row.int64("debt"), total: try row.int64("entries_total"), grants: [])
             now = try row.date("now")
         }
         let found = wanted.filter { accounts[$0] != nil }
-        guard !found.isEmpty else { return }
+        var busy: Set<String> = []
+        if skipLocked && found.count < wanted.count {
+            let missing = wanted.filter { accounts[$0] == nil }
+            busy = Set(try connection.query(LedgerQueries.existingAccounts, [missing]).map { try $0.string("user_id") })
+        }
+        guard !found.isEmpty else { return busy }
         for row in try connection.query(LedgerQueries.liveGrants, [found]) {
             let grant = GrantRecord(
                 id: try row.int64("id"), userID: try row.string("user_id"),
@@ -93,6 +104,7 @@ public final class LedgerBook {
             accounts[grant.userID]?.grants.append(grant)
         }
         for id in found { accounts[id]!.grants.sort(by: GrantRecord.spendsBefore) }
+        return busy
     }
 
     /// Looks up many references in one query (a batch of usage debits), so each operation

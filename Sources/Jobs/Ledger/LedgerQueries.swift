@@ -28,6 +28,19 @@ public enum LedgerQueries {
         FOR UPDATE
         """)
 
+    /// The same without waiting: accounts another transaction holds are left out.
+    static let lockAccountsNoWait = Query("ledger_lock_accounts_skip_locked", """
+        SELECT user_id, debt, entries_total, now() AS now FROM accounts
+        WHERE user_id = ANY($1::text[])
+        ORDER BY user_id
+        FOR UPDATE SKIP LOCKED
+        """)
+
+    /// Which of these users have an account (no lock).
+    static let existingAccounts = Query("ledger_existing_accounts", """
+        SELECT user_id FROM accounts WHERE user_id = ANY($1::text[])
+        """)
+
     /// Grants with something left (spendable or past expiry and not yet written off). Read
     /// after the account locks are held, so nothing changes them until commit.
     static let liveGrants = Query("ledger_live_grants", """

@@ -28,20 +28,22 @@ public struct UsageRecordJob: BatchJob {
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         let item = BatchItem(job: context.job, args: args)
         return try await context.completeInTransaction { tx in
-            switch try Self.record([item], on: tx)[0] {
+            switch try Self.record([item], on: tx, mayDefer: false)[0] {
             case .completed(let result): return result
             case .failed(let message, _): throw JobError.permanent(message)
+            case .deferred: throw JobError.permanent("usage.record deferred a job it was told not to defer")
             }
         }
     }
 
     public func runBatch(_ jobs: [BatchItem<Args>], on tx: Connection, context: BatchContext) throws -> [BatchOutcome] {
-        try Self.record(jobs, on: tx)
+        try Self.record(jobs, on: tx, mayDefer: context.mayDefer)
     }
 
     /// Applies the usage of `items` in their order, in one ledger book (one lock per account,
-    /// a few statements in all), inside `tx`.
-    static func record(_ items: [BatchItem<Args>], on tx: Connection) throws -> [BatchOutcome] {
+    /// a few statements in all), inside `tx`. With `mayDefer`, jobs of accounts another
+    /// transaction holds are `.deferred` rather than waited for.
+    static func record(_ items: [BatchItem<Args>], on tx: Connection, mayDefer: Bool) throws -> [BatchOutcome] {
         var outcomes = [BatchOutcome?](repeating: nil, count: items.count)
         for (i, item) in items.enumerated() {
             if let problem = problem(item.args) { outcomes[i] = .failed(problem, permanent: true) }
@@ -60,10 +62,14 @@ public struct UsageRecordJob: BatchJob {
         // same); if one commits between this read and our write, the unique index refuses our
         // entry, the batch rolls back and its jobs run one by one, checking under the lock.
         try book.prefetch(references: valid.map { reference(items[$0].args) })
-        try book.load(valid.map { items[$0].args.user_id })
+        let busy = try book.load(valid.map { items[$0].args.user_id }, skipLocked: mayDefer)
 
         for i in valid {
             let a = items[i].args
+            if busy.contains(a.user_id) {
+                outcomes[i] = .deferred
+                continue
+            }
             guard book.hasAccount(a.user_id) else {
                 outcomes[i] = .completed(["error": "account_not_found"])
                 continue
