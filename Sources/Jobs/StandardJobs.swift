@@ -16,6 +16,19 @@ extension JobRegistry {
         r.register(CreditsExpireJob())
         r.schedule(CronSchedule(name: "credits.expire", expression: try CronExpression("@hourly"), kind: CreditsExpireJob.kind,
                                 queue: CreditsExpireJob.queue))
+        // Rewards, streaks, referrals and rollover (docs/rewards-and-notifications.md).
+        r.register(RewardsActionJob())
+        r.register(StreaksEvaluateJob())
+        // A few minutes past midnight UTC: the day just ended, once its last actions are in.
+        r.schedule(CronSchedule(name: "streaks.evaluate", expression: try CronExpression("5 0 * * *"), kind: StreaksEvaluateJob.kind,
+                                queue: StreaksEvaluateJob.queue))
+        r.register(ReferralRewardJob())
+        r.register(CreditsRolloverJob())
+        r.schedule(CronSchedule(name: "credits.rollover", expression: try CronExpression("@hourly"), kind: CreditsRolloverJob.kind,
+                                queue: CreditsRolloverJob.queue))
+        // Notifications.
+        r.register(NotifyDeliverJob())
+        r.register(NotifyReadJob())
         // Payments.
         r.register(StripeEventJob())
         // Crypto purchases (docs/crypto.md).

@@ -15,15 +15,19 @@ final class WorkerHarness: @unchecked Sendable {
     let pool: WorkerPool
     private var task: Task<Void, Never>?
 
-    init(_ db: TestDatabase, environment extra: [String: String] = [:]) throws {
+    /// `cron: false` turns every cron schedule off (a test then runs the dates it names, not
+    /// the occurrences due today), unless `environment` sets one (`TALLY_SCHEDULE_<NAME>`).
+    init(_ db: TestDatabase, environment extra: [String: String] = [:],
+         queues: [String: Int] = ["default": 20, "payments": 4, "maintenance": 2, "notify": 10], cron: Bool = true) throws {
         self.db = db
         var values = ProcessInfo.processInfo.environment
         values["TALLY_BACKOFF_SCALE"] = "0.001"
         values["TALLY_SCHEDULER_INTERVAL"] = "0.2"
         values["TALLY_POLL_INTERVAL"] = "0.5"
+        if !cron { values.merge(try JobRegistry.schedulesOff()) { _, off in off } }
         for (k, v) in extra { values[k] = v }
         let environment = Environment(values)
-        let config = WorkerConfig(queues: ["default": 20, "payments": 4, "maintenance": 2], label: "test", environment: environment)
+        let config = WorkerConfig(queues: queues, label: "test", environment: environment)
         pool = WorkerPool(config: config, registry: try JobRegistry.standard(environment: environment), databaseURL: db.url,
                           environment: environment)
         let pool = self.pool

@@ -31,7 +31,7 @@ public struct JobRegistry: Sendable {
     public mutating func applyScheduleOverrides(_ environment: Environment) throws {
         var result: [CronSchedule] = []
         for s in schedules {
-            let setting = "TALLY_SCHEDULE_" + s.name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            let setting = Self.scheduleSetting(s.name)
             guard let value = environment[setting] else {
                 result.append(s)
                 continue
@@ -44,6 +44,18 @@ public struct JobRegistry: Sendable {
             result.append(CronSchedule(name: s.name, expression: expression, kind: s.kind, args: s.args, queue: s.queue, priority: s.priority))
         }
         schedules = result
+    }
+
+    /// The setting that overrides schedule `name`: `TALLY_SCHEDULE_<NAME>`.
+    public static func scheduleSetting(_ name: String) -> String {
+        "TALLY_SCHEDULE_" + name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+    }
+
+    /// Settings that turn every standard schedule off (tests that run the dates they name).
+    public static func schedulesOff() throws -> [String: String] {
+        var values: [String: String] = [:]
+        for s in try standard(environment: Environment([:])).schedules { values[scheduleSetting(s.name)] = "off" }
+        return values
     }
 
     public func handler(for kind: String) -> AnyJobHandler? { handlers[kind] }

@@ -8,60 +8,71 @@ import Support
 ///
 /// The balance never counted an expired grant (it is computed when read), so this only makes
 /// the books say so: one `expiry` entry per grant (reference `expire:grant:<id>`, so a rerun or
-/// two overlapping runs write each grant off once), 1,000 grants per transaction.
-/// Result: `{"grants": N, "credits": N, "accounts": N}`.
+/// two overlapping runs write each grant off once). It fans out like credits.rollover
+/// (`DueGrantFanOut`): the cron job enqueues batch jobs of `TALLY_EXPIRE_BATCH` (default 1,000)
+/// accounts that run in parallel on every worker serving the maintenance queue.
+/// Planner result: `{"as_of", "accounts", "batches", "enqueued"}`; batch result:
+/// `{"grants": N, "credits": N, "accounts": N}`.
 public struct CreditsExpireJob: Job {
-    public struct Args: Decodable, Sendable {
-        public let as_of: String?
-    }
+    public typealias Args = DueGrantFanOut.Args
 
     public static let kind = "credits.expire"
     public static let queue = "maintenance"
     static let batch = 1000
+    static let sources = GrantSource.allCases.filter { $0 != .subscription && $0 != .rollover }
+    static let fanOut = DueGrantFanOut(kind: kind, queue: queue, sources: sources)
 
     public init() {}
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        var asOf: Date?
-        if let text = args.as_of {
-            guard let d = Timestamp.parse(text) else { throw JobError.permanent("as_of is not an ISO-8601 time: \(text)") }
-            asOf = d
+        try await Self.fanOut.run(args, batchSize: context.environment.int("TALLY_EXPIRE_BATCH", default: Self.batch), context: context) {
+            book, users, asOf, _ in try Self.expire(users, asOf: asOf, in: book).json
         }
-        var totals = (grants: 0, credits: Int64(0), accounts: Set<String>())
-        while !Task.isCancelled {
-            let cutoff = asOf
-            let done = try await context.pool.transaction { tx in try Self.expireBatch(asOf: cutoff, limit: Self.batch, on: tx) }
-            totals.grants += done.grants
-            totals.credits += done.credits
-            totals.accounts.formUnion(done.accounts)
-            if done.seen < Self.batch || done.grants == 0 { break }
-        }
-        if totals.grants > 0 {
-            Log.info("credits expired", ["grants": totals.grants, "credits": totals.credits, "accounts": totals.accounts.count])
-        }
-        return .completed(["grants": .int(totals.grants), "credits": .int(totals.credits), "accounts": .int(totals.accounts.count)])
     }
 
-    /// Writes off up to `limit` due grants in one transaction; `seen` is how many were due.
-    static func expireBatch(asOf: Date?, limit: Int, on tx: Connection) throws -> (seen: Int, grants: Int, credits: Int64, accounts: Set<String>) {
-        let due = try tx.query(LedgerQueries.dueForExpiry, [asOf ?? Date(), limit]).map { (try $0.int64("id"), try $0.string("user_id")) }
-        guard !due.isEmpty else { return (0, 0, 0, []) }
-        let book = LedgerBook(tx)
-        try book.load(due.map(\.1))
+    struct Totals {
         var grants = 0
         var credits: Int64 = 0
-        var accounts: Set<String> = []
-        for (id, user) in due {
-            let source = try book.grants(of: user).first { $0.id == id }?.source.rawValue ?? "unknown"
-            let change = try book.writeOff(WriteOff(userID: user, grantIDs: [id], reference: "expire:grant:\(id)", kind: "expiry",
-                                                    metadata: ["grant_id": .int(id), "source": .string(source)]))
-            if let change {
-                grants += 1
-                credits -= change.amount
-                accounts.insert(user)
-            }
+        var accounts = 0
+        var json: JSON { ["grants": .int(grants), "credits": .int(credits), "accounts": .int(accounts)] }
+    }
+
+    /// Writes off every due grant of `users` (loaded in `book`), one entry per grant.
+    static func expire(_ users: [String], asOf: Date, in book: LedgerBook) throws -> Totals {
+        var due: [(String, [GrantRecord])] = []
+        for user in users where book.hasAccount(user) {
+            due.append((user, try DueGrantFanOut.dueGrants(of: user, in: book, sources: sources, asOf: asOf)))
         }
-        try book.commit()
-        return (due.count, grants, credits, accounts)
+        // One lookup of every reference instead of one per grant.
+        try book.prefetch(references: due.flatMap { $0.1.map { "expire:grant:\($0.id)" } })
+        var totals = Totals()
+        for (user, grants) in due {
+            var touched = false
+            for grant in grants {
+                let change = try book.writeOff(WriteOff(userID: user, grantIDs: [grant.id], reference: "expire:grant:\(grant.id)",
+                                                        kind: "expiry",
+                                                        metadata: ["grant_id": .int(grant.id), "source": .string(grant.source.rawValue)]))
+                if let change {
+                    totals.grants += 1
+                    totals.credits -= change.amount
+                    touched = true
+                }
+            }
+            if touched { totals.accounts += 1 }
+        }
+        return totals
+    }
+
+    /// Writes off the due grants of up to `limit` accounts in one transaction (the whole job in
+    /// one call, for tests and small ledgers); `seen` is how many accounts were due.
+    static func expireBatch(asOf: Date?, limit: Int, on tx: Connection) throws -> (seen: Int, grants: Int, credits: Int64, accounts: Set<String>) {
+        let cutoff = asOf ?? Date()
+        let users = try DueGrantFanOut.dueAccounts(sources: sources, asOf: cutoff, after: "", limit: limit, on: tx)
+        guard !users.isEmpty else { return (0, 0, 0, []) }
+        let book = LedgerBook(tx)
+        try book.load(users)
+        let totals = try expire(users, asOf: cutoff, in: book)
+        let entries = try book.commit()
+        return (users.count, totals.grants, totals.credits, Set(entries.map(\.userID)))
     }
 }

@@ -319,6 +319,9 @@ public final class LedgerBook {
                                          reference: e.reference, balanceAfter: e.balanceAfter, balance: e.balance))
         }
         try Inbox.write(items, on: connection)
+        // A referred user's first payment rewards the referral (Rewards/Referrals.swift).
+        let payments = newGrants.filter(\.source.isPayment)
+        try Referrals.paymentsGranted(users: payments.map(\.userID), grants: payments.map(\.id), on: connection)
         return result
     }
 

@@ -135,14 +135,37 @@ public enum LedgerQueries {
 
     // MARK: Expiry
 
-    /// Non-subscription grants past their expiry at `$1` with something left, in account order
-    /// (credits.rollover settles subscription and rollover grants).
-    static let dueForExpiry = Query("ledger_due_for_expiry", """
-        SELECT id, user_id FROM grants
-        WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz
-          AND source NOT IN ('subscription', 'rollover')
-        ORDER BY user_id, id
-        LIMIT $2
+    /// The fan-out of credits.expire and credits.rollover (DueGrantFanOut): the upper bound of
+    /// every `$3`-th account (and the last) with grants of sources `$2` due at `$1`, in user
+    /// order, with how many accounts there are. One pass over the expiry index.
+    static let dueAccountBounds = Query("ledger_due_account_bounds", """
+        WITH due AS (
+            SELECT DISTINCT user_id FROM grants
+            WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz AND source = ANY($2::text[])
+        ), numbered AS (
+            SELECT user_id, row_number() OVER (ORDER BY user_id) AS n, count(*) OVER () AS total FROM due
+        )
+        SELECT user_id, total FROM numbered WHERE n % $3::int = 0 OR n = total ORDER BY user_id
+        """)
+
+    /// The accounts of one fan-out batch: grants of sources `$2` due at `$1`, user_id in
+    /// (`$3`, `$4`]. A range scan of the live-grant index: ~1 ms for 1,000 accounts among
+    /// 200,000 (EXPLAIN ANALYZE); the bounds are never optional, so a generic plan keeps both in
+    /// the index condition.
+    static let dueAccountsInRange = Query("ledger_due_accounts_in_range", """
+        SELECT DISTINCT user_id FROM grants
+        WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz AND source = ANY($2::text[])
+          AND user_id > $3 AND user_id <= $4
+        ORDER BY user_id
+        """)
+
+    /// The first `$4` accounts after `$3` with grants of sources `$2` due at `$1`.
+    static let dueAccountsAfter = Query("ledger_due_accounts_after", """
+        SELECT DISTINCT user_id FROM grants
+        WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1::timestamptz AND source = ANY($2::text[])
+          AND user_id > $3
+        ORDER BY user_id
+        LIMIT $4::int
         """)
 
     // MARK: Reads (GET /v1/accounts/{user_id}, /ledger; `tally accounts show`)

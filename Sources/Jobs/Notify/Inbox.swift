@@ -31,7 +31,7 @@ public struct InboxItem: Sendable {
 ///
 /// Every balance change reaches it (the ledger writes one notification per entry, in the
 /// transaction of the entry), as do payment failures. Delivery to registered endpoints
-/// (`notify.deliver`, one job per endpoint) belongs here too: this is the hook to extend.
+/// (`notify.deliver`, one job per endpoint) is enqueued here too (`Inbox+Delivery.swift`).
 public enum Inbox {
     /// Writes `items` in one statement (any number; batches of usage write hundreds at once)
     /// and returns their ids in order.
@@ -39,7 +39,9 @@ public enum Inbox {
     public static func write(_ items: [InboxItem], on tx: Connection) throws -> [Int64] {
         guard !items.isEmpty else { return [] }
         let rows = try tx.query(insert, [items.map(\.userID), items.map(\.type.rawValue), items.map(\.payload)])
-        return try rows.map { try $0.int64("id") }
+        let ids = try rows.map { try $0.int64("id") }
+        try enqueueDeliveries(ids, on: tx)  // notify.deliver per endpoint (Inbox+Delivery.swift)
+        return ids
     }
 
     /// `unnest` keeps one prepared plan for any batch size; ids come back in input order

@@ -105,5 +105,13 @@ enum Dispatcher {
         PurchasesListCommand.self,
         PurchasesShowCommand.self,
         PurchasesConfirmCommand.self,
+        RewardsListCommand.self,
+        RewardsSetCommand.self,
+        ReferralsCreateCommand.self,
+        EndpointsAddCommand.self,
+        EndpointsListCommand.self,
+        EndpointsEnableCommand.self,
+        EndpointsDisableCommand.self,
+        EndpointsRemoveCommand.self,
     ]
 }

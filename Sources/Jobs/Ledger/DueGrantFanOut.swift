@@ -1,0 +1,121 @@
+import Foundation
+import Postgres
+import Queue
+import Support
+
+/// Settling grants past their expiry on many accounts at once, shared by `credits.expire` and
+/// `credits.rollover`: one job kind in two shapes.
+///
+/// - The **planner** (`{}` or `{"as_of": T}`, what cron enqueues) reads which accounts have
+///   grants of the kind's sources due at T, cuts them in user_id order into ranges of
+///   `batchSize` accounts, and enqueues one **batch** job per range
+///   (`{"as_of": T, "after": A, "through": B}`, key `<kind>:<T>:<B>`) in the same transaction
+///   that completes the planner: all batches exist or none do. When they fit in one batch it
+///   settles them itself (result: a batch's).
+/// - A **batch** locks the accounts of its range that still have due grants (one `LedgerBook`,
+///   one transaction), lets the kind settle each, and completes in that transaction. Batches run
+///   in parallel on every worker serving the queue; a batch whose worker dies rolls back and is
+///   rescued whole.
+///
+/// Exactly once per account, whatever crashes or re-runs: a settlement empties the grants it
+/// settles, under the account's lock, with a unique ledger reference; a batch that meets an
+/// account another run settled first finds nothing due and leaves it alone.
+public struct DueGrantFanOut: Sendable {
+    public let kind: String
+    public let queue: String
+    /// The grant sources this kind settles.
+    public let sources: [GrantSource]
+
+    public init(kind: String, queue: String, sources: [GrantSource]) {
+        self.kind = kind
+        self.queue = queue
+        self.sources = sources
+    }
+
+    public struct Args: Decodable, Sendable {
+        public let as_of: String?
+        /// A batch: the accounts after `after` ("" from the first) through `through`.
+        public let after: String?
+        public let through: String?
+    }
+
+    /// The accounts of one batch, settled in `book` (loaded and locked) as of the date given.
+    public typealias Settle = @Sendable (_ book: LedgerBook, _ users: [String], _ asOf: Date, _ tx: Connection) throws -> JSON
+
+    /// Runs a job of this kind: plans, or settles its batch with `settle`.
+    public func run(_ args: Args, batchSize: Int, context: JobContext, settle: @escaping Settle) async throws -> JobResult {
+        let asOf = try Self.asOf(args.as_of)
+        guard let through = args.through else {
+            guard args.after == nil else { throw JobError.permanent("a \(kind) batch needs both after and through") }
+            return try await plan(asOf: asOf, batchSize: max(1, batchSize), context: context, settle: settle)
+        }
+        let after = args.after ?? ""
+        let sources = self.sources
+        return try await context.completeInTransaction { tx in
+            try Self.settleRange(sources: sources, asOf: asOf, after: after, through: through, settle: settle, on: tx)
+        }
+    }
+
+    /// Settles the due accounts in (`after`, `through`] in one book, in `tx`.
+    static func settleRange(sources: [GrantSource], asOf: Date, after: String, through: String?, settle: Settle,
+                            on tx: Connection) throws -> JSON {
+        let users = try through.map { try dueAccounts(sources: sources, asOf: asOf, after: after, through: $0, on: tx) } ?? []
+        let book = LedgerBook(tx)
+        try book.load(users)
+        let result = try settle(book, users, asOf, tx)
+        try book.commit()
+        return result
+    }
+
+    /// The time a run settles at: `as_of`, else now.
+    static func asOf(_ text: String?) throws -> Date {
+        guard let text else { return Date() }
+        guard let d = Timestamp.parse(text) else { throw JobError.permanent("as_of is not an ISO-8601 time: \(text)") }
+        return d
+    }
+
+    /// Enqueues the batches for `asOf` and completes the planner, in one transaction. When the
+    /// due accounts fit in one batch (most hours), the planner settles them itself: one job,
+    /// and its result is a batch's.
+    func plan(asOf: Date, batchSize: Int, context: JobContext, settle: @escaping Settle) async throws -> JobResult {
+        let (kind, queue, sources, priority) = (self.kind, self.queue, self.sources, context.job.priority)
+        let result = try await context.completeInTransaction { tx in
+            let rows = try tx.query(LedgerQueries.dueAccountBounds, [asOf, sources.map(\.rawValue), batchSize])
+            let bounds = try rows.map { try $0.string("user_id") }
+            if bounds.count <= 1 {
+                return try Self.settleRange(sources: sources, asOf: asOf, after: "", through: bounds.first, settle: settle, on: tx)
+            }
+            let accounts = try rows.first?.int64("total") ?? 0
+            let stamp = Timestamp.iso8601Micros(asOf)
+            var after = ""
+            var jobs: [NewJob] = []
+            for through in bounds {
+                jobs.append(NewJob(kind: kind, args: ["as_of": .string(stamp), "after": .string(after), "through": .string(through)],
+                                   queue: queue, priority: priority, uniqueKey: "\(kind):\(stamp):\(through)"))
+                after = through
+            }
+            let inserted = try context.enqueuer.enqueue(jobs, on: tx).filter(\.inserted).count
+            return ["as_of": .string(stamp), "accounts": .int(accounts), "batches": .int(jobs.count), "enqueued": .int(inserted)]
+        }
+        if let n = result.result?["batches"]?.int64, n > 0 {
+            Log.info("\(kind) planned", ["accounts": n, "batches": result.result?["batches"]?.int64 ?? 0])
+        }
+        return result
+    }
+
+    /// Accounts with grants of `sources` due at `asOf`, after `after` through `through`, in user order.
+    public static func dueAccounts(sources: [GrantSource], asOf: Date, after: String, through: String, on c: Connection) throws -> [String] {
+        try c.query(LedgerQueries.dueAccountsInRange, [asOf, sources.map(\.rawValue), after, through]).map { try $0.string("user_id") }
+    }
+
+    /// The first `limit` accounts after `after` with grants of `sources` due at `asOf`, in user order.
+    public static func dueAccounts(sources: [GrantSource], asOf: Date, after: String, limit: Int, on c: Connection) throws -> [String] {
+        try c.query(LedgerQueries.dueAccountsAfter, [asOf, sources.map(\.rawValue), after, limit]).map { try $0.string("user_id") }
+    }
+
+    /// The grants of `user` in `book` with something left that are due at `asOf` and of one of
+    /// `sources`.
+    public static func dueGrants(of user: String, in book: LedgerBook, sources: [GrantSource], asOf: Date) throws -> [GrantRecord] {
+        try book.grants(of: user).filter { sources.contains($0.source) && $0.remaining > 0 && $0.isExpired(at: asOf) }
+    }
+}

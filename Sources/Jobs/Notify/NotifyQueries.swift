@@ -1,0 +1,102 @@
+import Postgres
+
+/// Every statement of notification reading and delivery, named.
+public enum NotifyQueries {
+    // MARK: The inbox (GET /v1/accounts/{user_id}/notifications; notify.read)
+
+    /// A user's notifications, newest first: at most `$2`, with ids below `$3` when given
+    /// (the next page). No row when the user has no account; one row with a NULL id when the
+    /// account has no notifications. Reads only accounts and notifications, which tally_ingress may.
+    public static let inbox = Query("notify_inbox", """
+        SELECT n.id, n.type, n.payload, n.created_at, n.read_at
+        FROM accounts a
+        LEFT JOIN LATERAL (
+            SELECT id, type, payload, created_at, read_at FROM notifications
+            WHERE user_id = a.user_id AND ($3::bigint IS NULL OR id < $3::bigint)
+            ORDER BY id DESC
+            LIMIT $2::int
+        ) n ON true
+        WHERE a.user_id = $1
+        ORDER BY n.id DESC
+        """)
+
+    /// Marks the user's notifications `$2` read (their own only; already read ones keep their time).
+    static let markRead = Query("notify_mark_read", """
+        UPDATE notifications SET read_at = now()
+        WHERE user_id = $1 AND id = ANY($2::bigint[]) AND read_at IS NULL
+        """)
+
+    // MARK: Endpoints (`tally endpoints …`)
+
+    /// The endpoints every new notification is delivered to.
+    static let activeEndpoints = Query("notify_active_endpoints", """
+        SELECT id FROM notify_endpoints WHERE enabled AND removed_at IS NULL ORDER BY id
+        """)
+
+    public static let addEndpoint = Query("notify_add_endpoint", """
+        INSERT INTO notify_endpoints (url, secret) VALUES ($1, $2)
+        RETURNING id, url, enabled, created_at
+        """)
+
+    public static let listEndpoints = Query("notify_list_endpoints", """
+        SELECT e.id, e.url, e.enabled, e.failing_since, e.last_success_at, e.last_failure_at, e.disabled_at, e.disabled_reason,
+               e.created_at,
+               (SELECT count(*) FROM jobs j WHERE j.kind = 'notify.deliver' AND (j.args->>'endpoint_id')::bigint = e.id
+                  AND j.state IN ('scheduled', 'available', 'running', 'retryable')) AS pending
+        FROM notify_endpoints e WHERE e.removed_at IS NULL ORDER BY e.id
+        """)
+
+    /// Enables an endpoint (its failure clock starts again).
+    public static let enableEndpoint = Query("notify_enable_endpoint", """
+        UPDATE notify_endpoints SET enabled = true, failing_since = NULL, disabled_at = NULL, disabled_reason = NULL, updated_at = now()
+        WHERE id = $1::bigint AND removed_at IS NULL
+        RETURNING id, url
+        """)
+
+    public static let disableEndpoint = Query("notify_disable_endpoint", """
+        UPDATE notify_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2, updated_at = now()
+        WHERE id = $1::bigint AND removed_at IS NULL
+        RETURNING id, url
+        """)
+
+    public static let removeEndpoint = Query("notify_remove_endpoint", """
+        UPDATE notify_endpoints SET enabled = false, removed_at = now(), updated_at = now()
+        WHERE id = $1::bigint AND removed_at IS NULL
+        RETURNING id, url
+        """)
+
+    // MARK: Delivery (notify.deliver)
+
+    /// The endpoint and the notification of one delivery.
+    static let delivery = Query("notify_delivery", """
+        SELECT e.url, e.secret, e.enabled, e.removed_at IS NOT NULL AS removed,
+               n.id, n.type, n.user_id, n.created_at, n.payload
+        FROM notify_endpoints e, notifications n
+        WHERE e.id = $1::bigint AND n.id = $2::bigint
+        """)
+
+    static let logAttempt = Query("notify_log_attempt", """
+        INSERT INTO notify_deliveries (endpoint_id, notification_id, job_id, attempt, succeeded, status, error, duration_ms)
+        VALUES ($1::bigint, $2::bigint, $3::bigint, $4::int, $5::boolean, $6::int, $7, $8::int)
+        """)
+
+    static let recordSuccess = Query("notify_record_success", """
+        UPDATE notify_endpoints SET failing_since = NULL, last_success_at = now(), updated_at = now() WHERE id = $1::bigint
+        """)
+
+    /// Records a failure; disables the endpoint when it has been failing (no success since)
+    /// for `$2` milliseconds or more, with reason `$3`. Returns its state after.
+    static let recordFailure = Query("notify_record_failure", """
+        UPDATE notify_endpoints e SET
+            failing_since = COALESCE(e.failing_since, now()),
+            last_failure_at = now(),
+            enabled = e.enabled AND NOT d.dead,
+            disabled_at = CASE WHEN e.enabled AND d.dead THEN now() ELSE e.disabled_at END,
+            disabled_reason = CASE WHEN e.enabled AND d.dead THEN $3 ELSE e.disabled_reason END,
+            updated_at = now()
+        FROM (SELECT COALESCE(failing_since, now()) <= now() - make_interval(secs => $2::bigint / 1000.0) AS dead
+              FROM notify_endpoints WHERE id = $1::bigint) d
+        WHERE e.id = $1::bigint
+        RETURNING e.enabled, e.failing_since
+        """)
+}
