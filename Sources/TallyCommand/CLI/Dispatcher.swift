@@ -84,6 +84,7 @@ enum Dispatcher {
     static let commands: [any Command.Type] = [
         MigrateCommand.self,
         WorkerCommand.self,
+        IngressCommand.self,
         EnqueueCommand.self,
         JobsListCommand.self,
         JobsShowCommand.self,
@@ -94,5 +95,8 @@ enum Dispatcher {
         QueuesPauseCommand.self,
         QueuesResumeCommand.self,
         WorkersCommand.self,
+        APIKeyCreateCommand.self,
+        APIKeyListCommand.self,
+        APIKeyRevokeCommand.self,
     ]
 }

@@ -1,0 +1,356 @@
+import Foundation
+import Support
+import Synchronization
+
+/// One thread running a `poll()` loop over its listening socket, its connections and a wake-up
+/// pipe. Reads, parses, writes and enforces the timeouts; never waits on anything but `poll()`.
+///
+/// A connection carries one request at a time: while its request is being handled the loop
+/// stops reading from it (pipelined bytes wait in its buffer), so answers leave in order.
+///
+/// `@unchecked Sendable`: `connections` and everything in them are touched only by the loop's
+/// own thread; other threads reach the loop only through `mailbox` (a Mutex), `stopping`
+/// (atomic) and the wake pipe (a file descriptor, written with `write(2)`).
+final class EventLoop: @unchecked Sendable {
+    let index: Int
+    let open: Counter
+    private let listenFD: Int32
+    private let config: ServerConfig
+    private let handler: HTTPServer.Handler
+    private let refused: @Sendable (Int) -> Void
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private var connections: [Int32: Conn] = [:]
+    private var nextID: UInt64 = 1
+    private let mailbox = Mutex<[Answer]>([])
+    private let stopping = Atomic<Bool>(false)
+    private let graceNanos = Atomic<UInt64>(0)
+    private let done = DispatchSemaphore(value: 0)
+    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+    struct Answer {
+        let connID: UInt64
+        let fd: Int32
+        let bytes: [UInt8]
+        let close: Bool
+    }
+
+    final class Conn {
+        let fd: Int32
+        let id: UInt64
+        var buffer: [UInt8] = []
+        var parser: RequestParser
+        var out: [UInt8] = []
+        var outOffset = 0
+        /// A request is with the handler: do not read or parse until it is answered.
+        var busy = false
+        /// Close once `out` is written.
+        var closeAfterWrite = false
+        /// When the first byte of the request being received arrived (the 10 s rule).
+        var requestStarted: UInt64?
+        /// The last read or write, for the idle rule.
+        var lastActivity: UInt64
+        /// When writing last made progress (a client that stops reading is dropped).
+        var writeStalledSince: UInt64?
+        /// Set after the last answer of a connection we close: our side is shut, and what the
+        /// client still sends is read and dropped until it closes or this time passes. Closing
+        /// at once with unread input makes the kernel send a reset, which can destroy the
+        /// answer (a 413) before the client reads it.
+        var lingerUntil: UInt64?
+
+        init(fd: Int32, id: UInt64, limits: RequestParser.Limits, now: UInt64) {
+            self.fd = fd
+            self.id = id
+            self.parser = RequestParser(limits: limits)
+            self.lastActivity = now
+        }
+    }
+
+    init(index: Int, listenFD: Int32, config: ServerConfig, handler: @escaping HTTPServer.Handler,
+         refused: @escaping @Sendable (Int) -> Void, open: Counter) {
+        self.index = index
+        self.refused = refused
+        self.listenFD = listenFD
+        self.config = config
+        self.handler = handler
+        self.open = open
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe() failed: errno \(errno)")
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    deinit {
+        close(wakeRead)
+        close(wakeWrite)
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            done.signal()
+        }
+        thread.name = "tally.http.\(index)"
+        thread.start()
+    }
+
+    func requestStop(grace: TimeInterval) {
+        graceNanos.store(UInt64(grace * 1e9), ordering: .relaxed)
+        stopping.store(true, ordering: .releasing)
+        wake()
+    }
+
+    func waitStopped() { done.wait() }
+
+    /// Called from any thread when a handler has answered.
+    func post(_ answer: Answer) {
+        let wasEmpty = mailbox.withLock { m -> Bool in
+            m.append(answer)
+            return m.count == 1
+        }
+        if wasEmpty { wake() }
+    }
+
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    // MARK: The loop
+
+    private func run() {
+        var pollfds: [pollfd] = []
+        var order: [Conn] = []
+        var listening = true
+        var stopDeadline: UInt64?
+        let requestTimeout = UInt64(config.requestTimeout * 1e9)
+        let idleTimeout = UInt64(config.idleTimeout * 1e9)
+        while true {
+            if stopping.load(ordering: .acquiring) {
+                let now = Self.now()
+                if listening {
+                    listening = false
+                    close(listenFD)
+                    stopDeadline = now + graceNanos.load(ordering: .relaxed)
+                    // Idle connections go now; the others close after their answer.
+                    for c in Array(connections.values) where !c.busy && c.out.count == c.outOffset && c.buffer.isEmpty { closeConn(c) }
+                }
+                if connections.isEmpty || now >= stopDeadline! { break }
+            }
+            pollfds.removeAll(keepingCapacity: true)
+            order.removeAll(keepingCapacity: true)
+            pollfds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            if listening { pollfds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)) }
+            let base = pollfds.count
+            for c in connections.values {
+                var events: Int16 = 0
+                if (!c.busy && !c.closeAfterWrite) || c.lingerUntil != nil { events |= Int16(POLLIN) }
+                if c.outOffset < c.out.count { events |= Int16(POLLOUT) }
+                pollfds.append(pollfd(fd: c.fd, events: events, revents: 0))
+                order.append(c)
+            }
+            // Timeouts are checked at least every 250 ms, sooner when a short one is set.
+            let tick = Int32(max(10, min(250, Int(min(config.requestTimeout, config.idleTimeout) * 250))))
+            let n = poll(&pollfds, nfds_t(pollfds.count), tick)
+            if n < 0 && errno != EINTR { Log.error("poll() failed in the HTTP loop", ["errno": errno]) }
+            let now = Self.now()
+            if pollfds[0].revents != 0 { drainWake() }
+            deliverAnswers(now: now)
+            if listening && pollfds[1].revents != 0 { acceptAll(now: now) }
+            for (i, c) in order.enumerated() {
+                let revents = pollfds[base + i].revents
+                guard revents != 0, connections[c.fd] === c else { continue }
+                if revents & Int16(POLLOUT) != 0 { flush(c, now: now) }
+                guard connections[c.fd] === c else { continue }
+                if revents & Int16(POLLIN) != 0 {
+                    readAndParse(c, now: now)
+                } else if revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+                    closeConn(c)
+                }
+            }
+            // Timeouts.
+            for c in order where connections[c.fd] === c {
+                if let until = c.lingerUntil {
+                    if now > until { closeConn(c) }
+                } else if let since = c.writeStalledSince, now - since > requestTimeout {
+                    closeConn(c)
+                } else if c.busy {
+                    continue
+                } else if let started = c.requestStarted, now - started > requestTimeout {
+                    Log.debug("request not received in time, closing", ["timeout_s": config.requestTimeout])
+                    closeConn(c)
+                } else if c.requestStarted == nil && c.outOffset == c.out.count && now - c.lastActivity > idleTimeout {
+                    closeConn(c)
+                }
+            }
+        }
+        for c in Array(connections.values) { closeConn(c) }
+        if listening { close(listenFD) }
+    }
+
+    private func drainWake() {
+        var scratch = [UInt8](repeating: 0, count: 256)
+        while read(wakeRead, &scratch, scratch.count) > 0 {}
+    }
+
+    private func deliverAnswers(now: UInt64) {
+        let answers = mailbox.withLock { m -> [Answer] in
+            let out = m
+            m.removeAll(keepingCapacity: true)
+            return out
+        }
+        for a in answers {
+            guard let c = connections[a.fd], c.id == a.connID else { continue }  // closed meanwhile
+            c.busy = false
+            if a.close || stopping.load(ordering: .relaxed) { c.closeAfterWrite = true }
+            queue(c, a.bytes)
+            flush(c, now: now)
+            // Pipelined requests already buffered are parsed now.
+            if connections[c.fd] === c, !c.busy, !c.closeAfterWrite, !c.buffer.isEmpty {
+                c.requestStarted = now
+                process(c, now: now)
+            }
+        }
+    }
+
+    private func acceptAll(now: UInt64) {
+        for _ in 0..<256 {
+            let fd = accept(listenFD, nil, nil)
+            if fd < 0 { return }  // EAGAIN: no more for now (or a transient error)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            guard open.tryIncrement(limit: config.maxConnections) else {
+                // Past the cap: a short answer, then close. Never queued, never blocking.
+                let body = #"{"error":"unavailable","message":"too many open connections; retry later"}"#
+                let bytes = HTTPResponse(status: 503, headers: [HTTPHeader(name: "Content-Type", value: "application/json"),
+                                                                HTTPHeader(name: "Retry-After", value: "1")],
+                                         body: Array(body.utf8)).serialized(keepAlive: false)
+                _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                close(fd)
+                continue
+            }
+            let c = Conn(fd: fd, id: nextID, limits: config.limits, now: now)
+            nextID += 1
+            connections[fd] = c
+        }
+    }
+
+    private func readAndParse(_ c: Conn, now: UInt64) {
+        if c.lingerUntil != nil {
+            let n = readBuffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { closeConn(c) }
+            return
+        }
+        var gotEOF = false
+        while true {
+            let n = readBuffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                if c.buffer.isEmpty && c.requestStarted == nil { c.requestStarted = now }
+                c.buffer.append(contentsOf: readBuffer[0..<n])
+                c.lastActivity = now
+                if n < readBuffer.count { break }
+                // Never buffer more than one request can legitimately be.
+                if c.buffer.count > config.limits.maxHeaderBytes + config.limits.maxBodyBytes + 8192 { break }
+            } else if n == 0 {
+                gotEOF = true
+                break
+            } else {
+                if errno == EINTR { continue }
+                if errno != EAGAIN && errno != EWOULDBLOCK { gotEOF = true }
+                break
+            }
+        }
+        process(c, now: now)
+        if gotEOF && connections[c.fd] === c {
+            // The peer closed, or only its sending side (`nc -N`): a request already with the
+            // handler is still answered, then the connection closes.
+            if c.busy { c.closeAfterWrite = true } else { closeConn(c) }
+        }
+    }
+
+    /// Parses what is buffered: dispatches one request, or answers a broken one and closes.
+    private func process(_ c: Conn, now: UInt64) {
+        guard !c.busy, !c.closeAfterWrite, !c.buffer.isEmpty else { return }
+        let outcome = c.parser.parse(c.buffer)
+        switch outcome {
+        case .needMore:
+            return
+        case .continueExpected:
+            queue(c, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            flush(c, now: now)
+        case .failure(let f):
+            let response = HTTPResponse.json(f.status, ["error": .string(f.code), "message": .string(f.message)])
+            c.buffer.removeAll()
+            c.closeAfterWrite = true
+            c.requestStarted = nil
+            queue(c, response.serialized(keepAlive: false))
+            refused(f.status)
+            flush(c, now: now)
+        case .request(let request, let consumed):
+            c.buffer.removeFirst(consumed)
+            c.busy = true
+            c.requestStarted = nil
+            let answer = Answer.self
+            let connID = c.id, fd = c.fd
+            let handler = self.handler
+            let keepAlive = request.keepAlive
+            Task { [self] in
+                let response = await handler(request)
+                let keep = keepAlive && !response.close
+                post(answer.init(connID: connID, fd: fd, bytes: response.serialized(keepAlive: keep), close: !keep))
+            }
+        }
+    }
+
+    private func queue(_ c: Conn, _ bytes: [UInt8]) {
+        if c.outOffset == c.out.count {
+            c.out = bytes
+            c.outOffset = 0
+        } else {
+            c.out.append(contentsOf: bytes)
+        }
+    }
+
+    private func flush(_ c: Conn, now: UInt64) {
+        while c.outOffset < c.out.count {
+            let n = c.out.withUnsafeBytes { raw in
+                send(c.fd, raw.baseAddress! + c.outOffset, raw.count - c.outOffset, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                c.outOffset += n
+                c.lastActivity = now
+                c.writeStalledSince = nil
+            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if c.writeStalledSince == nil { c.writeStalledSince = now }
+                return
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                closeConn(c)
+                return
+            }
+        }
+        c.out.removeAll(keepingCapacity: true)
+        c.outOffset = 0
+        c.writeStalledSince = nil
+        if c.closeAfterWrite && c.lingerUntil == nil {
+            shutdown(c.fd, Int32(SHUT_WR))
+            c.lingerUntil = now + 2_000_000_000
+        }
+    }
+
+    private func closeConn(_ c: Conn) {
+        guard connections[c.fd] === c else { return }
+        connections[c.fd] = nil
+        close(c.fd)
+        open.decrement()
+    }
+}
