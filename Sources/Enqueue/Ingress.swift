@@ -175,7 +175,6 @@ public final class Ingress: Service {
             switch router.match(method: http.method, path: http.path) {
             case .notFound: throw .notFound("no endpoint \(http.path.prefix(200))")
             case .methodNotAllowed(let allowed): throw .methodNotAllowed(allowed)
-            case .badPath(let message): throw .invalid(message)
             case .found(let entry, let parameters):
                 route = "\(entry.method) \(entry.pattern)"
                 var keyID: Int64?

@@ -21,7 +21,6 @@ public struct Router: Sendable {
         case found(Entry, [String: String])
         case notFound
         case methodNotAllowed([String])
-        case badPath(String)
     }
 
     private let entries: [Entry]
@@ -58,7 +57,8 @@ public struct Router: Sendable {
                     if part != text { ok = false }
                 case .parameter(let name):
                     guard !part.isEmpty else { ok = false; break }
-                    guard let decoded = PercentDecoding.decode(part) else { return .badPath("the path has a malformed %-escape") }
+                    // A malformed %-escape names no resource: no match (404).
+                    guard let decoded = PercentDecoding.decode(part) else { ok = false; break }
                     params[name] = decoded
                 }
                 if !ok { break }
