@@ -76,8 +76,8 @@ public final class IngressContext: Sendable {
         let isSame: (@Sendable (JSON) -> Bool)?
         switch replay {
         case .sameArgs:
-            let mine = try? JSON.parse(job.argsJSON)
-            isSame = { $0 == mine }
+            // Parsed only for a replay, never on the common path.
+            isSame = { [argsJSON = job.argsJSON] existing in existing == (try? JSON.parse(argsJSON)) }
         case .custom(let f): isSame = f
         case .neverConflicts: isSame = nil
         }
