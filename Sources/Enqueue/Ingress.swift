@@ -11,6 +11,8 @@ public struct IngressConfig: Sendable {
     public var databaseURL: String
     /// Connections for enqueue batches and reads; also the number of batches in flight.
     public var poolSize = 4
+    /// Enqueue transactions in flight at once (at most `poolSize`).
+    public var flushes = 2
     public var maxBatch = 256
     public var apiKeyRefresh: TimeInterval = 5
     public var rateLimit: Double = 0
@@ -33,6 +35,7 @@ public struct IngressConfig: Sendable {
         c.server.idleTimeout = try seconds(env, "TALLY_IDLE_TIMEOUT", c.server.idleTimeout)
         c.poolSize = try positive(env, "TALLY_INGRESS_DB_POOL", c.poolSize)
         c.maxBatch = try positive(env, "TALLY_INGRESS_BATCH", c.maxBatch)
+        c.flushes = min(c.poolSize, try positive(env, "TALLY_INGRESS_FLUSHES", c.flushes))
         c.apiKeyRefresh = try seconds(env, "TALLY_APIKEY_REFRESH", c.apiKeyRefresh)
         if let text = env["TALLY_RATE_LIMIT"] {
             guard let rate = Double(text), rate >= 0, rate.isFinite else {
@@ -87,7 +90,7 @@ public final class Ingress: Service {
         let waiters = JobWaiters()
         let context = IngressContext(
             pool: pool,
-            batcher: EnqueueBatcher(pool: pool, enqueuer: enqueuer, metrics: metrics, maxBatch: config.maxBatch, maxConcurrent: config.poolSize),
+            batcher: EnqueueBatcher(pool: pool, enqueuer: enqueuer, metrics: metrics, maxBatch: config.maxBatch, maxConcurrent: config.flushes),
             waiters: waiters,
             apiKeys: APIKeyCache(pool: pool, refresh: config.apiKeyRefresh),
             rateLimiter: RateLimiter(rate: config.rateLimit, burst: config.rateBurst),

@@ -111,6 +111,13 @@ public final class IngressContext: Sendable {
     private static let conflict = APIError.idempotencyConflict(
         "this idempotency key was already used with different fields; use a new key for a new request")
 
+    /// The whole tail of a plain enqueue endpoint: enqueue `kind` with `args` (and its key),
+    /// then answer 202 `{job_id}` or, with `Prefer: wait`, the outcome.
+    public func enqueue(_ request: EndpointRequest, kind: String, args: JSON, uniqueKey: String? = nil) async throws(APIError) -> HTTPResponse {
+        let submitted = try await submit(IngressKinds.job(kind, args: args, uniqueKey: uniqueKey), for: request)
+        return await accepted(request, submitted, body: ["job_id": .int(submitted.jobID)])
+    }
+
     // MARK: Answers
 
     /// The answer to an enqueue: 202 with `body` (which has `job_id`), or, with `Prefer: wait=N`,

@@ -10,6 +10,12 @@ public enum WebhookSignature {
         (setting ?? "").split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
     }
 
+    /// The secrets of a webhook route; 503 when none is set (the route is not configured here).
+    public static func configured(_ secrets: [String], setting: String) throws(APIError) -> [String] {
+        guard !secrets.isEmpty else { throw .unavailable("this webhook is not configured here: \(setting) is not set") }
+        return secrets
+    }
+
     /// Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=…]`: v1 is the lowercase hex
     /// HMAC-SHA256, keyed with the whole secret string (`whsec_…`), of `"<t>.<raw body>"`. Any
     /// v1 may match any secret; `v0` and unknown schemes are ignored; a timestamp more than

@@ -14,9 +14,7 @@ struct OpenAccountEndpoint: Endpoint {
         try f.finish()
         var args: [String: JSON] = ["user_id": .string(userID)]
         if let referral { args["referral_code"] = .string(referral) }
-        let job = IngressKinds.job(IngressKinds.accountOpen, args: .object(args), uniqueKey: "account:\(userID)")
-        let submitted = try await context.submit(job, for: request)
-        return await context.accepted(request, submitted, body: ["job_id": .int(submitted.jobID)])
+        return try await context.enqueue(request, kind: IngressKinds.accountOpen, args: .object(args), uniqueKey: "account:\(userID)")
     }
 }
 
@@ -31,8 +29,6 @@ struct MarkNotificationsReadEndpoint: Endpoint {
         var f = try request.fields()
         let ids = try f.positiveInt64Array("ids", maxCount: 1000)
         try f.finish()
-        let job = IngressKinds.job(IngressKinds.notifyRead, args: ["user_id": .string(userID), "ids": .array(ids.map { .int($0) })])
-        let submitted = try await context.submit(job, for: request)
-        return await context.accepted(request, submitted, body: ["job_id": .int(submitted.jobID)])
+        return try await context.enqueue(request, kind: IngressKinds.notifyRead, args: ["user_id": .string(userID), "ids": .array(ids.map { .int($0) })])
     }
 }

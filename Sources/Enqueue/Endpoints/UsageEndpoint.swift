@@ -15,9 +15,7 @@ struct RecordUsageEndpoint: Endpoint {
         let key = try f.idempotencyKey()
         try f.finish()
         let args: JSON = ["user_id": .string(userID), "agent": .string(agent), "units": .int(units), "idempotency_key": .string(key)]
-        let job = IngressKinds.job(IngressKinds.usageRecord, args: args, uniqueKey: "usage:\(userID):\(key)")
-        let submitted = try await context.submit(job, for: request)
-        return await context.accepted(request, submitted, body: ["job_id": .int(submitted.jobID)])
+        return try await context.enqueue(request, kind: IngressKinds.usageRecord, args: args, uniqueKey: "usage:\(userID):\(key)")
     }
 }
 
@@ -34,8 +32,6 @@ struct RecordActivityEndpoint: Endpoint {
         let key = try f.idempotencyKey()
         try f.finish()
         let args: JSON = ["user_id": .string(userID), "action": .string(action), "idempotency_key": .string(key)]
-        let job = IngressKinds.job(IngressKinds.rewardsAction, args: args, uniqueKey: "activity:\(userID):\(key)")
-        let submitted = try await context.submit(job, for: request)
-        return await context.accepted(request, submitted, body: ["job_id": .int(submitted.jobID)])
+        return try await context.enqueue(request, kind: IngressKinds.rewardsAction, args: args, uniqueKey: "activity:\(userID):\(key)")
     }
 }

@@ -10,10 +10,8 @@ struct StripeWebhookEndpoint: Endpoint {
     static let access = Access.open
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
-        guard !context.stripeSecrets.isEmpty else {
-            throw .unavailable("Stripe webhooks are not configured here: STRIPE_WEBHOOK_SECRET is not set")
-        }
-        try WebhookSignature.verifyStripe(header: request.header("stripe-signature"), body: request.body, secrets: context.stripeSecrets)
+        let secrets = try WebhookSignature.configured(context.stripeSecrets, setting: "STRIPE_WEBHOOK_SECRET")
+        try WebhookSignature.verifyStripe(header: request.header("stripe-signature"), body: request.body, secrets: secrets)
         var f = try request.fields()
         let id = try f.string("id", maxBytes: 255)
         let type = try f.string("type", maxBytes: 255)
@@ -39,10 +37,8 @@ struct BitGoWebhookEndpoint: Endpoint {
     static let access = Access.open
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
-        guard !context.bitgoSecrets.isEmpty else {
-            throw .unavailable("BitGo webhooks are not configured here: BITGO_WEBHOOK_SECRET is not set")
-        }
-        try WebhookSignature.verifyBitGo(header: request.header("x-signature-sha256"), body: request.body, secrets: context.bitgoSecrets)
+        let secrets = try WebhookSignature.configured(context.bitgoSecrets, setting: "BITGO_WEBHOOK_SECRET")
+        try WebhookSignature.verifyBitGo(header: request.header("x-signature-sha256"), body: request.body, secrets: secrets)
         let body = try request.fields().all
         guard body["type"]?.string == "transfer",
               let coin = body["coin"]?.string, let transfer = body["transfer"]?.string else {

@@ -70,7 +70,9 @@ public struct RequestParser: Sendable {
             var lead = 0
             while lead + 1 < bytes.count, bytes[lead] == 13, bytes[lead + 1] == 10 { lead += 2 }
             guard let end = findHeadEnd(bytes, from: lead) else {
-                if bytes.count - lead > limits.maxHeaderBytes {
+                // A head of the largest allowed size may still end with the next bytes
+                // (its CRLFCRLF is not counted): refuse only when it no longer can.
+                if bytes.count - lead >= limits.maxHeaderBytes + 4 {
                     return .failure(Failure(status: 431, code: "headers_too_large",
                                             message: "the request line and headers exceed \(limits.maxHeaderBytes) bytes"))
                 }
