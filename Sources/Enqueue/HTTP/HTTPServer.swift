@@ -36,7 +36,9 @@ public struct ServerConfig: Sendable {
 /// listening socket on the same port (SO_REUSEPORT: the kernel spreads new connections over
 /// the loops, where one shared socket let the first loop to wake take a whole burst of
 /// connections). A loop never blocks: it parses requests and hands each to `handler`, an
-/// async function run on Swift's pool; the answer comes back through the loop's mailbox.
+/// async function whose task runs on that loop's own thread (a task executor preference) while
+/// it does not wait; database work runs on the connection pool's threads, and the answer comes
+/// back through the loop's mailbox.
 public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
 
