@@ -14,49 +14,15 @@ import Support
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     let limits = RequestParser.Limits(maxHeaderBytes: 1024, maxHeaderCount: 16, maxBodyBytes: 2048)
-    let whole = parseAll(bytes, limits: limits, pieces: 1)
+    let whole = RequestParser.transcript(of: bytes, pieces: 1, limits: limits)
     // The same bytes arriving a few at a time must give the same requests and the same end.
-    let split = parseAll(bytes, limits: limits, pieces: 1 + (size > 0 ? Int(bytes[0] % 7) : 0))
+    let split = RequestParser.transcript(of: bytes, pieces: 1 + (size > 0 ? Int(bytes[0] % 7) : 0), limits: limits)
     precondition(whole == split, "the parser's answer depends on how the bytes were split")
-    return 0
-}
-
-struct Run: Equatable {
-    var requests: [HTTPRequest] = []
-    var end: String = ""
-}
-
-func parseAll(_ bytes: [UInt8], limits: RequestParser.Limits, pieces: Int) -> Run {
-    var parser = RequestParser(limits: limits)
-    var run = Run()
-    var buffer: [UInt8] = []
-    var offset = 0
-    let step = max(1, bytes.count / pieces)
-    while true {
-        // Deliver the next piece, then parse everything that is complete.
-        let next = min(bytes.count, offset + step)
-        buffer.append(contentsOf: bytes[offset..<next])
-        offset = next
-        parsing: while !buffer.isEmpty {
-            switch parser.parse(buffer) {
-            case .needMore, .continueExpected:
-                break parsing
-            case .failure(let f):
-                precondition([400, 411, 413, 431].contains(f.status), "unexpected status \(f.status)")
-                run.end = "failure \(f.status)"
-                return run
-            case .request(let r, let consumed):
-                precondition(consumed > 0 && consumed <= buffer.count, "consumed \(consumed) of \(buffer.count)")
-                precondition(r.body.count <= limits.maxBodyBytes)
-                buffer.removeFirst(consumed)
-                inspect(r)
-                run.requests.append(r)
-            }
-        }
-        if offset == bytes.count { break }
+    for r in whole.requests {
+        precondition(r.body.count <= limits.maxBodyBytes)
+        inspect(r)
     }
-    run.end = "need more \(buffer.count)"
-    return run
+    return 0
 }
 
 let router = Router(Routes.all)

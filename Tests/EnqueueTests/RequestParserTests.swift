@@ -106,30 +106,6 @@ final class RequestParserTests: XCTestCase {
 /// Inputs ops/fuzz once found (ops/fuzz.d/regressions): parsed whole and in two pieces, the
 /// parser must give the same answers.
 final class ParserRegressionTests: XCTestCase {
-    static func run(_ bytes: [UInt8], pieces: Int, limits: RequestParser.Limits) -> [String] {
-        var parser = RequestParser(limits: limits)
-        var out: [String] = []
-        var buffer: [UInt8] = []
-        var offset = 0
-        let step = max(1, bytes.count / pieces)
-        while true {
-            let next = min(bytes.count, offset + step)
-            buffer.append(contentsOf: bytes[offset..<next])
-            offset = next
-            parsing: while !buffer.isEmpty {
-                switch parser.parse(buffer) {
-                case .needMore, .continueExpected: break parsing
-                case .failure(let f): return out + ["failure \(f.status) \(f.message)"]
-                case .request(let r, let n):
-                    buffer.removeFirst(n)
-                    out.append("\(r.method) \(r.path) \(r.body.count)")
-                }
-            }
-            if offset == bytes.count { break }
-        }
-        return out + ["need more \(buffer.count)"]
-    }
-
     func testFuzzFindingsParseTheSameWholeOrSplit() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("ops/fuzz.d/regressions")
@@ -138,9 +114,9 @@ final class ParserRegressionTests: XCTestCase {
         let limits = RequestParser.Limits(maxHeaderBytes: 1024, maxHeaderCount: 16, maxBodyBytes: 2048)
         for file in files {
             let bytes = Array(try Data(contentsOf: dir.appendingPathComponent(file)))
-            let whole = Self.run(bytes, pieces: 1, limits: limits)
+            let whole = RequestParser.transcript(of: bytes, pieces: 1, limits: limits)
             for pieces in 2...7 {
-                XCTAssertEqual(Self.run(bytes, pieces: pieces, limits: limits), whole, "\(file) in \(pieces) pieces")
+                XCTAssertEqual(RequestParser.transcript(of: bytes, pieces: pieces, limits: limits), whole, "\(file) in \(pieces) pieces")
             }
         }
     }
