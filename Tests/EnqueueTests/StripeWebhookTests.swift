@@ -78,6 +78,8 @@ final class StripeWebhookTests: XCTestCase {
             ("no header", body, nil, "invalid_signature"),
             ("no v1", body, "t=\(now),v0=\(String(repeating: "00", count: 32))", "invalid_signature"),
             ("malformed JSON, correctly signed", malformed, IngressHarness.stripeSignature(malformed), "invalid_request"),
+            ("a value jsonb cannot store", Array(#"{"id":"evt_nul","type":"x","created":1,"data":"a\u0000b"}"#.utf8),
+             IngressHarness.stripeSignature(Array(#"{"id":"evt_nul","type":"x","created":1,"data":"a\u0000b"}"#.utf8)), "invalid_request"),
             ("event without id", Array(#"{"type":"x","created":1}"#.utf8), IngressHarness.stripeSignature(Array(#"{"type":"x","created":1}"#.utf8)), "invalid_request"),
         ]
         for (name, b, signature, code) in cases {

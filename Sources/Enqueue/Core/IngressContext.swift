@@ -96,6 +96,10 @@ public final class IngressContext: Sendable {
             result = try await batcher.submit(EnqueueBatcher.Item(job: job, stripeEvent: stripeEvent))
         } catch let error as PostgresError where error.isUnavailable {
             throw .unavailable("the database is unreachable, nothing was enqueued; retry later")
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+            // A data exception: a value PostgreSQL cannot store (jsonb refuses \u0000, ...).
+            // The request is at fault and retrying it cannot help.
+            throw .invalid("the request holds a value the database cannot store: \(error.message.prefix(120))")
         } catch {
             Log.error("enqueue failed", ["kind": job.kind, "error": error])
             throw APIError(status: 500, code: "internal_error", message: "the request could not be enqueued; it was logged")
