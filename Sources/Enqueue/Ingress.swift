@@ -14,6 +14,8 @@ public struct IngressConfig: Sendable {
     /// Enqueue transactions in flight at once (at most `poolSize`).
     public var flushes = 2
     public var maxBatch = 256
+    /// At most one `NOTIFY tally_jobs` per queue per this window (plus one trailing).
+    public var notifyWindow: TimeInterval = 0.001
     public var apiKeyRefresh: TimeInterval = 5
     public var rateLimit: Double = 0
     public var rateBurst: Double = 0
@@ -37,6 +39,7 @@ public struct IngressConfig: Sendable {
         c.maxBatch = try positive(env, "TALLY_INGRESS_BATCH", c.maxBatch)
         c.flushes = min(c.poolSize, try positive(env, "TALLY_INGRESS_FLUSHES", c.flushes))
         c.apiKeyRefresh = try seconds(env, "TALLY_APIKEY_REFRESH", c.apiKeyRefresh)
+        c.notifyWindow = try seconds(env, "TALLY_INGRESS_NOTIFY_WINDOW", c.notifyWindow)
         if let text = env["TALLY_RATE_LIMIT"] {
             guard let rate = Double(text), rate >= 0, rate.isFinite else {
                 throw ConfigurationError(setting: "TALLY_RATE_LIMIT", purpose: "requests per second per API key (0 or unset: off), got \"\(text)\"")
@@ -86,7 +89,11 @@ public final class Ingress: Service {
         self.config = config
         let metrics = Metrics()
         let pool = ConnectionPool(url: config.databaseURL, maxConnections: config.poolSize, applicationName: "tally-ingress")
-        let enqueuer = Enqueuer(pool: pool)
+        // As Enqueuer(pool:), with the window configurable: a commit that NOTIFYs holds
+        // PostgreSQL's notify lock through its WAL flush, so commits that notify never group.
+        let enqueuer = Enqueuer(debounceWindowNanos: UInt64(config.notifyWindow * 1e9), trailingSender: { queue in
+            Task.detached { _ = try? await pool.withConnection { try $0.query(JobQueries.notify, [Channels.jobs, queue]) } }
+        })
         let waiters = JobWaiters()
         let context = IngressContext(
             pool: pool,

@@ -14,7 +14,8 @@ struct IngressCommand: Command {
         Settings (environment): STRIPE_WEBHOOK_SECRET and BITGO_WEBHOOK_SECRET (comma-separated
         for rotation; a webhook route without its secret answers 503), TALLY_INGRESS_THREADS
         (cores), TALLY_MAX_CONNECTIONS (4096), TALLY_REQUEST_TIMEOUT (10s), TALLY_IDLE_TIMEOUT (60s),
-        TALLY_INGRESS_DB_POOL (4), TALLY_INGRESS_FLUSHES (2), TALLY_INGRESS_BATCH (256), TALLY_RATE_LIMIT (requests/s per API
+        TALLY_INGRESS_DB_POOL (4), TALLY_INGRESS_FLUSHES (2), TALLY_INGRESS_BATCH (256),
+        TALLY_INGRESS_NOTIFY_WINDOW (1ms), TALLY_RATE_LIMIT (requests/s per API
         key; unset: off), TALLY_RATE_BURST (= the rate), TALLY_APIKEY_REFRESH (5s). See docs/ingress.md.
         """
 
