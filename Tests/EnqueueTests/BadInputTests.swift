@@ -96,6 +96,16 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(try client.readResponse().status, 200)
         XCTAssertEqual(try client.readResponse().status, 404)
         XCTAssertEqual(try client.request("GET", "/healthz").status, 200)
+        // Pipelined requests that reach the database are answered at once too, in order.
+        let t0 = Date()
+        let usage = { (key: String) in
+            RawHTTPClient.format("POST", "/v1/usage", headers: ["Authorization": "Bearer \(h.apiKey)"],
+                                 body: #"{"user_id":"u1","agent":"default","units":1,"idempotency_key":"\#(key)"}"#)
+        }
+        try client.send(usage("p1") + usage("p2") + usage("p3"))
+        let ids = try (0..<3).map { _ in try XCTUnwrap(client.readResponse().json?["job_id"]?.int64) }
+        XCTAssertEqual(ids, ids.sorted())
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 0.2, "a pipelined request waited for a timer")
         // A broken request gets its answer and the connection closes (the stream is not trusted).
         try client.send(Array("BROKEN\r\n\r\n".utf8))
         let r = try client.readResponse()

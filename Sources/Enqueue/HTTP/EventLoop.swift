@@ -235,6 +235,8 @@ final class EventLoop: @unchecked Sendable {
             }
             morePending = runJobs()
             deliverAnswers(now: now)
+            // Answers may have released pipelined requests whose tasks are queued now.
+            if !morePending { morePending = jobs.withLock { !$0.queue.isEmpty } }
             for c in touched where connections[c.fd] === c { updateInterest(c) }
             touched.removeAll(keepingCapacity: true)
             if now - lastSweep >= UInt64(tickMillis) * 1_000_000 {
