@@ -94,14 +94,17 @@ public final class EnqueueBatcher: Sendable {
         do {
             let results = try await write(batch.map(\.item))
             for (w, r) in zip(batch, results) { w.continuation.resume(returning: r) }
-        } catch let error as PostgresError where !error.isUnavailable && batch.count > 1 {
-            // One item the database refuses must not fail the others: write them one by one.
+        } catch {
+            let unavailable = (error as? PostgresError)?.isUnavailable == true
+            guard !unavailable && batch.count > 1 else {
+                for w in batch { w.continuation.resume(throwing: error) }
+                return
+            }
+            // One item the database (or the enqueuer) refuses must not fail the others.
             Log.warn("an enqueue batch failed; retrying its requests one by one", ["size": batch.count, "error": error])
             for w in batch {
                 do { w.continuation.resume(returning: try await write([w.item])[0]) } catch { w.continuation.resume(throwing: error) }
             }
-        } catch {
-            for w in batch { w.continuation.resume(throwing: error) }
         }
     }
 
