@@ -22,6 +22,14 @@ public final class EnqueueBatcher: Sendable {
         public let created: Int64
         /// The raw body (already validated JSON).
         public let payload: String
+
+        public init(id: String, type: String, apiVersion: String?, created: Int64, payload: String) {
+            self.id = id
+            self.type = type
+            self.apiVersion = apiVersion
+            self.created = created
+            self.payload = payload
+        }
     }
 
     public struct Item: Sendable {
@@ -57,6 +65,12 @@ public final class EnqueueBatcher: Sendable {
         self.maxBatch = max(1, maxBatch)
         self.maxConcurrent = max(1, maxConcurrent)
     }
+
+    /// Requests waiting for a flush (not yet taken into a transaction).
+    public var queued: Int { state.withLock { $0.queue.count } }
+
+    /// Flushes running.
+    public var flushing: Int { state.withLock { $0.flushing } }
 
     /// Enqueues `item` with others; returns once committed. Throws the database's error.
     public func submit(_ item: Item) async throws -> EnqueueResult {
