@@ -15,6 +15,8 @@ let package = Package(
         // C libraries (Debian: libpq-dev, libssl-dev).
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Linux headers the Glibc module leaves out (epoll).
+        .systemLibrary(name: "CSystem"),
 
         // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → Queue → Postgres → Support.
         .target(name: "Support", dependencies: ["COpenSSL"]),
@@ -22,10 +24,12 @@ let package = Package(
         .target(name: "Queue", dependencies: ["Postgres", "Support"]),
         .target(name: "Jobs", dependencies: ["Queue", "Postgres", "Support"]),
         .target(name: "Worker", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
-        .target(name: "Enqueue", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
+        .target(name: "Enqueue", dependencies: ["Jobs", "Queue", "Postgres", "Support", "CSystem"]),
         .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
         .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
+        // ops/fuzz's libFuzzer target on the HTTP request parser (inert unless built with -DFUZZING).
+        .executableTarget(name: "ParserFuzz", dependencies: ["Enqueue", "Support"]),
 
         // Tests run against a real PostgreSQL (ops/test starts a private cluster).
         .target(name: "TestSupport", dependencies: ["Postgres", "Queue", "Support"], path: "Tests/TestSupport"),

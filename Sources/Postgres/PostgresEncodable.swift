@@ -36,24 +36,26 @@ extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
 /// Arrays become PostgreSQL array literals (`{1,2,NULL}`, `{"a\"b"}`), for `unnest` batches.
 extension Array: PostgresEncodable where Element: PostgresEncodable {
     public var postgresText: String? {
-        var out = "{"
-        out.reserveCapacity(count * 8 + 2)
+        // Built as UTF-8 bytes: appending per Unicode scalar took ~7 % of the ingress's CPU
+        // in batch inserts (every jsonb element is full of quotes to escape).
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(count * 16 + 2)
         var first = true
         for element in self {
-            if !first { out += "," }
+            if !first { out.append(UInt8(ascii: ",")) }
             first = false
             guard let text = element.postgresText else {
-                out += "NULL"
+                out.append(contentsOf: "NULL".utf8)
                 continue
             }
-            out += "\""
-            for ch in text.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out += "\\" }
-                out.unicodeScalars.append(ch)
+            out.append(UInt8(ascii: "\""))
+            for byte in text.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
             }
-            out += "\""
+            out.append(UInt8(ascii: "\""))
         }
-        out += "}"
-        return out
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -84,6 +84,7 @@ enum Dispatcher {
     static let commands: [any Command.Type] = [
         MigrateCommand.self,
         WorkerCommand.self,
+        IngressCommand.self,
         EnqueueCommand.self,
         JobsListCommand.self,
         JobsShowCommand.self,
@@ -113,5 +114,8 @@ enum Dispatcher {
         EndpointsEnableCommand.self,
         EndpointsDisableCommand.self,
         EndpointsRemoveCommand.self,
+        APIKeyCreateCommand.self,
+        APIKeyListCommand.self,
+        APIKeyRevokeCommand.self,
     ]
 }

@@ -1,0 +1,189 @@
+import Dispatch
+import Foundation
+import Postgres
+import Queue
+import Support
+
+/// What endpoints share: the database, the enqueue batcher, the waiters, the webhook secrets,
+/// and the helpers that give every endpoint the same idempotency, rate limit, waiting and
+/// error rules.
+public final class IngressContext: Sendable {
+    public static let maxWaitSeconds = 30
+
+    public let pool: ConnectionPool
+    public let batcher: EnqueueBatcher
+    public let waiters: JobWaiters
+    public let apiKeys: APIKeyCache
+    public let rateLimiter: RateLimiter
+    public let metrics: Metrics
+    public let stripeSecrets: [String]
+    public let bitgoSecrets: [String]
+
+    public init(pool: ConnectionPool, batcher: EnqueueBatcher, waiters: JobWaiters, apiKeys: APIKeyCache, rateLimiter: RateLimiter,
+                metrics: Metrics, stripeSecrets: [String], bitgoSecrets: [String]) {
+        self.pool = pool
+        self.batcher = batcher
+        self.waiters = waiters
+        self.apiKeys = apiKeys
+        self.rateLimiter = rateLimiter
+        self.metrics = metrics
+        self.stripeSecrets = stripeSecrets
+        self.bitgoSecrets = bitgoSecrets
+    }
+
+    /// Runs a read on a pooled connection; PostgreSQL down → 503.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws(APIError) -> T {
+        do {
+            return try await pool.withConnection(body)
+        } catch let error as APIError {
+            throw error
+        } catch let error as PostgresError where error.isUnavailable {
+            throw .unavailable("the database is unreachable; retry later")
+        } catch {
+            Log.error("ingress read failed", ["error": error])
+            throw APIError(status: 500, code: "internal_error", message: "the request failed unexpectedly; it was logged")
+        }
+    }
+
+    // MARK: Enqueue
+
+    /// What `submit` did.
+    public struct Submitted: Sendable {
+        public let jobID: Int64
+        /// False for a replay: a job with this idempotency key existed.
+        public let inserted: Bool
+        /// The existing job's args, for a replay.
+        public let existingArgs: JSON?
+    }
+
+    /// How a replay (an existing job with the same idempotency key) is told from a conflict.
+    public enum Replay: Sendable {
+        /// The same request when the args are equal, compared parsed (key order, spacing and
+        /// number spelling do not matter).
+        case sameArgs
+        /// The same request when this says so of the existing job's args.
+        case custom(@Sendable (JSON) -> Bool)
+        /// Never a conflict (webhooks: a redelivery need not be byte-identical).
+        case neverConflicts
+    }
+
+    /// Enqueues one job for a request, checking in DESIGN.md's order after validation:
+    /// 409 (same idempotency key, different fields), 429 (rate limit), 503 (database down).
+    /// `stripeEvent` is stored in the inbox in the same transaction.
+    public func submit(_ job: NewJob, for request: EndpointRequest, replay: Replay = .sameArgs,
+                       stripeEvent: EnqueueBatcher.StripeEvent? = nil) async throws(APIError) -> Submitted {
+        var job = job
+        let isSame: (@Sendable (JSON) -> Bool)?
+        switch replay {
+        case .sameArgs:
+            // Parsed only for a replay, never on the common path.
+            isSame = { [argsJSON = job.argsJSON] existing in existing == (try? JSON.parse(argsJSON)) }
+        case .custom(let f): isSame = f
+        case .neverConflicts: isSame = nil
+        }
+        if let key = request.apiKeyID, let retryAfter = rateLimiter.take(key) {
+            // 409 comes before 429: a refused request whose key names a different job says so.
+            if let uniqueKey = job.uniqueKey, let isSame,
+               let existing = try? await pool.withConnection({ c in try c.query(IngressQueries.jobByKey, [uniqueKey]).first?.json("args") }),
+               !isSame(existing) {
+                throw Self.conflict
+            }
+            throw .rateLimited(retryAfter: retryAfter)
+        }
+        if request.preferWait > 0 { job.notifyOnFinish = true }
+        let result: EnqueueResult
+        do {
+            result = try await batcher.submit(EnqueueBatcher.Item(job: job, stripeEvent: stripeEvent))
+        } catch let error as PostgresError where error.isUnavailable {
+            throw .unavailable("the database is unreachable, nothing was enqueued; retry later")
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+            // A data exception: a value PostgreSQL cannot store (jsonb refuses \u0000, ...).
+            // The request is at fault and retrying it cannot help.
+            throw .invalid("the request holds a value the database cannot store: \(error.message.prefix(120))")
+        } catch {
+            Log.error("enqueue failed", ["kind": job.kind, "error": error])
+            throw APIError(status: 500, code: "internal_error", message: "the request could not be enqueued; it was logged")
+        }
+        if result.inserted {
+            metrics.enqueued(kind: job.kind)
+        } else if let isSame, result.existingKind != job.kind || !isSame(result.existingArgs ?? .null) {
+            throw Self.conflict
+        }
+        return Submitted(jobID: result.id, inserted: result.inserted, existingArgs: result.existingArgs)
+    }
+
+    private static let conflict = APIError.idempotencyConflict(
+        "this idempotency key was already used with different fields; use a new key for a new request")
+
+    /// The whole tail of a plain enqueue endpoint: enqueue `kind` with `args` (and its key),
+    /// then answer 202 `{job_id}` or, with `Prefer: wait`, the outcome.
+    public func enqueue(_ request: EndpointRequest, kind: String, args: JSON, uniqueKey: String? = nil) async throws(APIError) -> HTTPResponse {
+        let submitted = try await submit(IngressKinds.job(kind, args: args, uniqueKey: uniqueKey), for: request)
+        return await accepted(request, submitted, body: ["job_id": .int(submitted.jobID)])
+    }
+
+    // MARK: Answers
+
+    /// The answer to an enqueue: 202 with `body` (which has `job_id`), or, with `Prefer: wait=N`,
+    /// the job's outcome once it finishes (200, or 402/404 for a refused usage) or 202 when the
+    /// time runs out.
+    public func accepted(_ request: EndpointRequest, _ submitted: Submitted, body: [String: JSON]) async -> HTTPResponse {
+        let wait = request.preferWait
+        guard wait > 0 else { return .json(202, .object(body)) }
+        guard let outcome = await waitForOutcome(submitted, seconds: wait) else { return .json(202, .object(body)) }
+        return Self.outcomeResponse(outcome, extra: body)
+    }
+
+    /// Waits up to `seconds` for the job to finish; nil when it has not.
+    func waitForOutcome(_ submitted: Submitted, seconds: Int) async -> JobRecord? {
+        let jobID = submitted.jobID
+        let deadline = DispatchTime.now() + .seconds(seconds)
+        let token = waiters.register(jobID)
+        defer { waiters.cancel(token) }
+        if !submitted.inserted {
+            // A replay of a job enqueued without a waiter: its end sends no notification.
+            let notifies = try? await read { c in try c.query(IngressQueries.jobNotifies, [jobID]).first?.bool("notify_finish") }
+            if notifies != true {
+                let job = try? await readJob(jobID)
+                return job?.state.isFinished == true ? job : nil
+            }
+        }
+        while true {
+            guard let job = try? await readJob(jobID) else { return nil }
+            if job.state.isFinished { return job }
+            if DispatchTime.now() >= deadline { return nil }
+            await waiters.wait(token, until: deadline)
+        }
+    }
+
+    public func readJob(_ id: Int64) async throws(APIError) -> JobRecord? {
+        try await read { c in try c.query(AdminQueries.show, [id]).first.map(JobRecord.init(row:)) }
+    }
+
+    /// Refusals a job records as its result, and the status they answer with a waiting request.
+    static let refusals: [String: (status: Int, message: String)] = [
+        "insufficient_credits": (402, "the balance does not cover the usage"),
+        "account_not_found": (404, "no account for this user_id; open it with POST /v1/accounts first"),
+        "unknown_agent": (404, "no such agent; operators set prices with `tally agents set`"),
+    ]
+
+    static func outcomeResponse(_ job: JobRecord, extra: [String: JSON]) -> HTTPResponse {
+        if job.state == .completed, let result = job.result, let code = result["error"]?.string, let refusal = refusals[code] {
+            var body = extra
+            body["job_id"] = .int(job.id)
+            for field in ["balance", "required"] { if let v = result[field] { body[field] = v } }
+            return APIError(status: refusal.status, code: code, message: refusal.message, extra: body).response
+        }
+        var body = extra
+        body["job_id"] = .int(job.id)
+        body["state"] = .string(job.state.rawValue)
+        body["result"] = job.result ?? .null
+        body["errors"] = jobErrors(job)
+        return .json(200, .object(body))
+    }
+
+    /// A job's failed attempts as the API shows them.
+    public static func jobErrors(_ job: JobRecord) -> JSON {
+        .array(job.errors.map { ["at": .string($0.at), "attempt": .int($0.attempt), "message": .string($0.message)] })
+    }
+}

@@ -1,0 +1,57 @@
+import Postgres
+
+/// Every statement the ingress runs, named (prepared once per connection) and kept together.
+/// The restricted role `tally_ingress` (sql/0003, sql/0005) may run each of them.
+public enum IngressQueries {
+    /// Stores verified Stripe events in the inbox; a redelivered event is skipped.
+    static let insertStripeEvents = Query("tally_ingress_stripe_events", """
+        INSERT INTO stripe_events (id, type, api_version, created, payload, job_id)
+        SELECT id, type, api_version, to_timestamp(created), payload, job_id
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::bigint[])
+            AS e(id, type, api_version, created, payload, job_id)
+        ON CONFLICT (id) DO NOTHING
+        """)
+
+    /// The active API key with this SHA-256 hash.
+    static let apiKeyByHash = Query("tally_ingress_api_key", """
+        SELECT id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL
+        """)
+
+    /// Every active key, for the periodic refresh of the in-memory cache.
+    static let activeAPIKeys = Query("tally_ingress_api_keys", """
+        SELECT id, key_hash FROM api_keys WHERE revoked_at IS NULL
+        """)
+
+    /// A job by idempotency key (the rate-limited path looks for a conflict before refusing).
+    static let jobByKey = Query("tally_ingress_job_by_key", """
+        SELECT id, kind, args FROM jobs
+        WHERE unique_key = $1
+          AND (NOT unique_while_active OR state IN ('scheduled', 'available', 'running', 'retryable'))
+        """)
+
+    /// Whether finishing the job will send a notification (jobs enqueued without a waiter do not).
+    static let jobNotifies = Query("tally_ingress_job_notifies", "SELECT notify_finish FROM jobs WHERE id = $1")
+
+    static let ping = Query("tally_ingress_ping", "SELECT 1 AS ok")
+}
+
+extension IngressQueries {
+    // MARK: API keys (`tally apikey`, run with DATABASE_URL, never by the ingress role)
+
+    public static let createAPIKey = Query("tally_apikey_create", """
+        INSERT INTO api_keys (name, key_hash, key_prefix) VALUES ($1, $2, $3)
+        RETURNING id, name, key_prefix, created_at
+        """)
+
+    public static let listAPIKeys = Query("tally_apikey_list", """
+        SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys ORDER BY id
+        """)
+
+    /// Revokes once; returns the row whether or not it was revoked before.
+    public static let revokeAPIKey = Query("tally_apikey_revoke", """
+        WITH r AS (
+            UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id
+        )
+        SELECT id, name, revoked_at, EXISTS (SELECT 1 FROM r) AS changed FROM api_keys WHERE id = $1
+        """)
+}

@@ -1,0 +1,34 @@
+import Queue
+import Support
+
+/// `POST /v1/accounts {user_id, referral_code?}` → `account.open`, once per user: the key is
+/// `account:<user_id>`, so opening twice answers the same job (a different referral code, 409).
+struct OpenAccountEndpoint: Endpoint {
+    static let method = "POST"
+    static let path = "/v1/accounts"
+
+    func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        var f = try request.fields()
+        let userID = try f.userID()
+        let referral = try f.optionalString("referral_code", maxBytes: 64)
+        try f.finish()
+        var args: [String: JSON] = ["user_id": .string(userID)]
+        if let referral { args["referral_code"] = .string(referral) }
+        return try await context.enqueue(request, kind: IngressKinds.accountOpen, args: .object(args), uniqueKey: "account:\(userID)")
+    }
+}
+
+/// `POST /v1/accounts/{user_id}/notifications/read {ids}` → `notify.read`.
+struct MarkNotificationsReadEndpoint: Endpoint {
+    static let method = "POST"
+    static let path = "/v1/accounts/{user_id}/notifications/read"
+
+    func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        let userID = request.parameter("user_id")
+        try Fields.checkUserID(userID)
+        var f = try request.fields()
+        let ids = try f.positiveInt64Array("ids", maxCount: 1000)
+        try f.finish()
+        return try await context.enqueue(request, kind: IngressKinds.notifyRead, args: ["user_id": .string(userID), "ids": .array(ids.map { .int($0) })])
+    }
+}

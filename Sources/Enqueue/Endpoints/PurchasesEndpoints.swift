@@ -1,0 +1,31 @@
+import Foundation
+import Queue
+import Support
+
+/// `POST /v1/purchases/crypto {user_id, product, coin, idempotency_key?}` → `crypto.quote` with a
+/// purchase id made here (a UUID), so the app can follow the purchase before the quote exists.
+/// With a key (`crypto.quote:<user_id>:<key>`), a replay answers the first request's
+/// purchase id; the same key with another product or coin is a 409.
+struct CreateCryptoPurchaseEndpoint: Endpoint {
+    static let method = "POST"
+    static let path = "/v1/purchases/crypto"
+    static let coins = ["btc", "eth"]
+
+    func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        var f = try request.fields()
+        let userID = try f.userID()
+        let product = try f.name("product")
+        let coin = try f.oneOf("coin", Self.coins)
+        let key = try f.optionalIdempotencyKey()
+        try f.finish()
+        let purchaseID = UUID().uuidString.lowercased()
+        let args: JSON = ["purchase_id": .string(purchaseID), "user_id": .string(userID), "product": .string(product), "coin": .string(coin)]
+        let job = IngressKinds.job(IngressKinds.cryptoQuote, args: args, uniqueKey: key.map { "crypto.quote:\(userID):\($0)" })
+        // The purchase id differs on every request: compare the caller's fields only.
+        let submitted = try await context.submit(job, for: request, replay: .custom { existing in
+            existing["user_id"] == args["user_id"] && existing["product"] == args["product"] && existing["coin"] == args["coin"]
+        })
+        let answeredID = submitted.inserted ? purchaseID : (submitted.existingArgs?["purchase_id"]?.string ?? purchaseID)
+        return await context.accepted(request, submitted, body: ["purchase_id": .string(answeredID), "job_id": .int(submitted.jobID)])
+    }
+}

@@ -1,0 +1,20 @@
+/// The routing table: every endpoint of the ingress, one line each. To add an endpoint, write
+/// a type conforming to `Endpoint` in this folder and list it here (docs/ingress.md).
+public enum Routes {
+    public static let all: [any Endpoint] = [
+        // Webhooks: verified by signature, no API key.
+        StripeWebhookEndpoint(),
+        BitGoWebhookEndpoint(),
+        // The app API (Authorization: Bearer <api key>).
+        OpenAccountEndpoint(),
+        RecordUsageEndpoint(),
+        RecordActivityEndpoint(),
+        CreateCryptoPurchaseEndpoint(),
+        MarkNotificationsReadEndpoint(),
+        ShowJobEndpoint(),
+        // Operations.
+        HealthEndpoint(),
+        ReadyEndpoint(),
+        MetricsEndpoint(),
+    ]
+}

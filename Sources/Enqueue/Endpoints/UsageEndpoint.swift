@@ -1,0 +1,37 @@
+import Queue
+import Support
+
+/// `POST /v1/usage {user_id, agent, units, idempotency_key}` → `usage.record`, keyed
+/// `usage:<user_id>:<idempotency_key>`. With `Prefer: wait` a refusal answers 402/404.
+struct RecordUsageEndpoint: Endpoint {
+    static let method = "POST"
+    static let path = "/v1/usage"
+
+    func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        var f = try request.fields()
+        let userID = try f.userID()
+        let agent = try f.name("agent")
+        let units = try f.positiveInt64("units")
+        let key = try f.idempotencyKey()
+        try f.finish()
+        let args: JSON = ["user_id": .string(userID), "agent": .string(agent), "units": .int(units), "idempotency_key": .string(key)]
+        return try await context.enqueue(request, kind: IngressKinds.usageRecord, args: args, uniqueKey: "usage:\(userID):\(key)")
+    }
+}
+
+/// `POST /v1/activity {user_id, action, idempotency_key}` → `rewards.action`, keyed
+/// `activity:<user_id>:<idempotency_key>`.
+struct RecordActivityEndpoint: Endpoint {
+    static let method = "POST"
+    static let path = "/v1/activity"
+
+    func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        var f = try request.fields()
+        let userID = try f.userID()
+        let action = try f.name("action")
+        let key = try f.idempotencyKey()
+        try f.finish()
+        let args: JSON = ["user_id": .string(userID), "action": .string(action), "idempotency_key": .string(key)]
+        return try await context.enqueue(request, kind: IngressKinds.rewardsAction, args: args, uniqueKey: "activity:\(userID):\(key)")
+    }
+}

@@ -1,0 +1,136 @@
+import Enqueue
+import Foundation
+import Support
+import TestSupport
+import XCTest
+
+/// The app endpoints: what they enqueue (CONTRACTS.md), idempotency, reading jobs.
+final class AppAPITests: XCTestCase {
+    func args(_ h: IngressHarness, _ id: Int64) throws -> JSON {
+        try JSON.parse(XCTUnwrap(h.db.scalar("SELECT args::text FROM jobs WHERE id = $1", [id])))
+    }
+
+    func testEachEndpointEnqueuesItsKindWithTheContractArgs() throws {
+        let h = try IngressHarness()
+        struct Expect { let path: String; let body: String; let kind: String; let queue: String; let key: String?; let args: JSON }
+        let cases = [
+            Expect(path: "/v1/accounts", body: #"{"user_id":"u1","referral_code":"FRIEND"}"#, kind: "account.open", queue: "default",
+                   key: "account:u1", args: ["user_id": "u1", "referral_code": "FRIEND"]),
+            Expect(path: "/v1/usage", body: #"{"user_id":"u1","agent":"default","units":7,"idempotency_key":"req-1"}"#, kind: "usage.record",
+                   queue: "default", key: "usage:u1:req-1", args: ["user_id": "u1", "agent": "default", "units": 7, "idempotency_key": "req-1"]),
+            Expect(path: "/v1/activity", body: #"{"user_id":"u1","action":"daily_login","idempotency_key":"a-1"}"#, kind: "rewards.action",
+                   queue: "default", key: "activity:u1:a-1", args: ["user_id": "u1", "action": "daily_login", "idempotency_key": "a-1"]),
+            Expect(path: "/v1/accounts/u1/notifications/read", body: #"{"ids":[3,5]}"#, kind: "notify.read", queue: "notify", key: nil,
+                   args: ["user_id": "u1", "ids": [3, 5]]),
+        ]
+        for c in cases {
+            let r = try h.post(c.path, c.body)
+            XCTAssertEqual(r.status, 202, "\(c.path): \(r.text)")
+            let id = try XCTUnwrap(r.json?["job_id"]?.int64, c.path)
+            XCTAssertEqual(r.json?.object?.keys.sorted(), ["job_id"])
+            XCTAssertEqual(try args(h, id), c.args, c.path)
+            XCTAssertEqual(try h.db.scalar("SELECT kind || ' ' || queue || ' ' || COALESCE(unique_key, '-') FROM jobs WHERE id = $1", [id]),
+                           "\(c.kind) \(c.queue) \(c.key ?? "-")")
+        }
+        let purchase = try h.post("/v1/purchases/crypto", #"{"user_id":"u1","product":"topup_100","coin":"btc"}"#)
+        XCTAssertEqual(purchase.status, 202, purchase.text)
+        let purchaseID = try XCTUnwrap(purchase.json?["purchase_id"]?.string)
+        XCTAssertNotNil(UUID(uuidString: purchaseID))
+        let pargs = try args(h, try XCTUnwrap(purchase.json?["job_id"]?.int64))
+        XCTAssertEqual(pargs, ["purchase_id": .string(purchaseID), "user_id": "u1", "product": "topup_100", "coin": "btc"])
+        XCTAssertEqual(try h.db.scalar("SELECT queue FROM jobs WHERE kind = 'crypto.quote'"), "payments")
+    }
+
+    func testIdempotencyKeysAreComparedParsedAndScopedByUser() throws {
+        let h = try IngressHarness()
+        let first = try h.post("/v1/usage", #"{"user_id":"u1","agent":"default","units":5,"idempotency_key":"k"}"#)
+        XCTAssertEqual(first.status, 202)
+        // Same fields, other order and spacing: the same job.
+        let replay = try h.post("/v1/usage", #"{ "idempotency_key": "k", "units": 5, "agent": "default", "user_id": "u1" }"#)
+        XCTAssertEqual(replay.status, 202)
+        XCTAssertEqual(replay.json?["job_id"], first.json?["job_id"])
+        // Same key, different units: 409, nothing new.
+        let conflict = try h.post("/v1/usage", #"{"user_id":"u1","agent":"default","units":6,"idempotency_key":"k"}"#)
+        XCTAssertEqual(conflict.status, 409)
+        XCTAssertEqual(conflict.errorCode, "idempotency_conflict")
+        // Another user's identical key is another request.
+        let other = try h.post("/v1/usage", #"{"user_id":"u2","agent":"default","units":5,"idempotency_key":"k"}"#)
+        XCTAssertEqual(other.status, 202)
+        XCTAssertNotEqual(other.json?["job_id"], first.json?["job_id"])
+        XCTAssertEqual(try h.jobCount(), 2)
+
+        // Accounts are keyed by user: a second open is the same job; another referral code, 409.
+        let open1 = try h.post("/v1/accounts", #"{"user_id":"u9"}"#)
+        XCTAssertEqual(try h.post("/v1/accounts", #"{"user_id":"u9"}"#).json?["job_id"], open1.json?["job_id"])
+        XCTAssertEqual(try h.post("/v1/accounts", #"{"user_id":"u9","referral_code":"X"}"#).status, 409)
+
+        // Crypto purchases with a key: a replay answers the first purchase id.
+        let p1 = try h.post("/v1/purchases/crypto", #"{"user_id":"u1","product":"topup_100","coin":"eth","idempotency_key":"buy-1"}"#)
+        let p2 = try h.post("/v1/purchases/crypto", #"{"user_id":"u1","product":"topup_100","coin":"eth","idempotency_key":"buy-1"}"#)
+        XCTAssertEqual(p1.json?["purchase_id"], p2.json?["purchase_id"])
+        XCTAssertEqual(p1.json?["job_id"], p2.json?["job_id"])
+        XCTAssertEqual(try h.post("/v1/purchases/crypto", #"{"user_id":"u1","product":"topup_100","coin":"btc","idempotency_key":"buy-1"}"#).status, 409)
+        XCTAssertEqual(try h.jobCount("crypto.quote"), 1)
+    }
+
+    func testConcurrentReplaysGetOneJob() async throws {
+        let h = try IngressHarness()
+        let body = #"{"user_id":"u1","agent":"default","units":5,"idempotency_key":"same"}"#
+        let ids = try await withThrowingTaskGroup(of: Int64?.self) { group in
+            for _ in 0..<20 { group.addTask { try await h.postAsync("/v1/usage", body).json?["job_id"]?.int64 } }
+            return try await group.reduce(into: Set<Int64?>()) { $0.insert($1) }
+        }
+        XCTAssertEqual(ids.count, 1)
+        XCTAssertEqual(try h.jobCount(), 1)
+    }
+
+    func testShowJob() throws {
+        let h = try IngressHarness()
+        let id = try XCTUnwrap(h.post("/v1/usage", #"{"user_id":"u1","agent":"default","units":5,"idempotency_key":"k"}"#).json?["job_id"]?.int64)
+        let r = try h.request("GET", "/v1/jobs/\(id)")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.json, ["id": .int(id), "kind": "usage.record", "state": "available", "attempt": 0, "result": nil, "errors": []])
+        try h.db.connect().query("""
+            UPDATE jobs SET state = 'retryable', attempt = 1,
+                errors = '[{"at": "2026-11-21T15:41:00Z", "attempt": 1, "message": "boom"}]' WHERE id = $1
+            """, [id])
+        let r2 = try h.request("GET", "/v1/jobs/\(id)")
+        XCTAssertEqual(r2.json?["errors"], [["at": "2026-11-21T15:41:00.000Z", "attempt": 1, "message": "boom"]])
+        XCTAssertEqual(try h.request("GET", "/v1/jobs/999999").status, 404)
+        XCTAssertEqual(try h.request("GET", "/v1/jobs/\(id)", auth: false).status, 401)
+    }
+
+    func testRateLimitAnswers429WithRetryAfterAndConflictsFirst() throws {
+        let h = try IngressHarness(environment: ["TALLY_RATE_LIMIT": "0.5", "TALLY_RATE_BURST": "2"])
+        func usage(_ key: String, units: Int = 1) throws -> RawHTTPClient.Response {
+            try h.post("/v1/usage", #"{"user_id":"u1","agent":"default","units":\#(units),"idempotency_key":"\#(key)"}"#)
+        }
+        XCTAssertEqual(try usage("a").status, 202)
+        XCTAssertEqual(try usage("b").status, 202)
+        let limited = try usage("c")
+        XCTAssertEqual(limited.status, 429)
+        XCTAssertEqual(limited.errorCode, "rate_limited")
+        XCTAssertEqual(limited.headers["retry-after"], "2")
+        // DESIGN.md checks 409 before 429: a conflicting key says so even when limited.
+        XCTAssertEqual(try usage("a", units: 9).status, 409)
+        // 400 comes before 429 too, and the health checks are never limited.
+        XCTAssertEqual(try h.post("/v1/usage", "{}").status, 400)
+        XCTAssertEqual(try h.request("GET", "/healthz", auth: false).status, 200)
+        XCTAssertEqual(try h.jobCount(), 2)
+    }
+
+    func testMetricsCountRequestsLatencyAndEnqueuedKinds() throws {
+        let h = try IngressHarness()
+        for i in 0..<3 { _ = try h.post("/v1/usage", #"{"user_id":"u1","agent":"default","units":1,"idempotency_key":"m\#(i)"}"#) }
+        _ = try h.post("/v1/usage", "{}")
+        _ = try h.request("GET", "/nowhere", auth: false)
+        let text = try h.request("GET", "/metrics", auth: false).text
+        XCTAssertTrue(text.contains(#"tally_ingress_requests_total{route="POST /v1/usage",status="202"} 3"#), text)
+        XCTAssertTrue(text.contains(#"tally_ingress_requests_total{route="POST /v1/usage",status="400"} 1"#))
+        XCTAssertTrue(text.contains(#"tally_ingress_requests_total{route="unmatched",status="404"} 1"#))
+        XCTAssertTrue(text.contains(#"tally_ingress_request_duration_seconds_bucket{route="POST /v1/usage",le="+Inf"} 4"#))
+        XCTAssertTrue(text.contains(#"tally_ingress_request_duration_seconds_count{route="POST /v1/usage"} 4"#))
+        XCTAssertTrue(text.contains(#"tally_ingress_enqueued_jobs_total{kind="usage.record"} 3"#))
+        XCTAssertTrue(text.contains("# TYPE tally_ingress_request_duration_seconds histogram"))
+    }
+}

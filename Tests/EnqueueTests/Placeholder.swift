@@ -1,1 +1,0 @@
-// Tests go here; see the README's Testing section.
