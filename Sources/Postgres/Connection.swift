@@ -99,6 +99,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
     /// Nested calls use a savepoint, so an inner failure undoes only the inner work.
+    @discardableResult
     public func transaction<T>(_ body: (Connection) throws -> T) throws -> T {
         if isInTransaction { return try savepoint(body) }
         try execute("BEGIN")

@@ -55,8 +55,8 @@ final class NotifyDeliveryTests: XCTestCase {
         var received: [Int64] = []
         for request in server.requests("POST", "/hooks/tally") {
             let signature = try XCTUnwrap(request.headers["tally-signature"])
-            XCTAssertTrue(WebhookSignature.verify(header: signature, secret: endpoint.secret, body: request.body), "signature verifies")
-            XCTAssertFalse(WebhookSignature.verify(header: signature, secret: off.secret, body: request.body), "and only with its secret")
+            XCTAssertTrue(TimestampedSignature.verify(header: signature, secret: endpoint.secret, body: request.body), "signature verifies")
+            XCTAssertFalse(TimestampedSignature.verify(header: signature, secret: off.secret, body: request.body), "and only with its secret")
             // The receiver's own check, step by step (docs/rewards-and-notifications.md).
             let parts = Dictionary(uniqueKeysWithValues: signature.split(separator: ",").map { p in
                 let kv = p.split(separator: "=", maxSplits: 1)
@@ -117,7 +117,7 @@ final class NotifyDeliveryTests: XCTestCase {
         XCTAssertLessThan(gaps[1], gaps[2], "growing gaps: \(gaps)")
         // Every attempt carried the same idempotency key and a fresh, valid signature.
         XCTAssertEqual(Set(server.requests.map { $0.headers["idempotency-key"] ?? "" }).count, 1)
-        XCTAssertTrue(server.requests.allSatisfy { WebhookSignature.verify(header: $0.headers["tally-signature"] ?? "", secret: endpoint.secret, body: $0.body) })
+        XCTAssertTrue(server.requests.allSatisfy { TimestampedSignature.verify(header: $0.headers["tally-signature"] ?? "", secret: endpoint.secret, body: $0.body) })
         // Disabled until an operator enables it; new notifications are not sent to it meanwhile.
         XCTAssertEqual(try db.scalar("SELECT enabled::text FROM notify_endpoints WHERE id = $1", [endpoint.id]), "false")
         XCTAssertTrue(try db.scalar("SELECT errors->-1->>'message' FROM jobs WHERE id = $1", [job])?.contains("now disabled") ?? false)

@@ -59,11 +59,22 @@ final class ConnectionTests: XCTestCase {
         let first = try await pool.withConnection { $0.serverProcessID }
         let admin = try db.connect()
         try admin.query("SELECT pg_terminate_backend($1)", [Int(first)])
-        try await waitUntil("the backend is gone") {
-            try db.int("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [Int(first)]) == 0
+        // The server may still be closing the socket when the backend leaves pg_stat_activity:
+        // the property is that the pool soon hands out a fresh, working connection by itself.
+        var failures = 0
+        try await waitUntil("the pool hands out a fresh connection") {
+            do {
+                let pid = try await pool.withConnection { c -> Int32 in
+                    _ = try c.query("SELECT 1")
+                    return c.serverProcessID
+                }
+                return pid != first
+            } catch {
+                failures += 1
+                return false
+            }
         }
-        let second = try await pool.withConnection { $0.serverProcessID }
-        XCTAssertNotEqual(first, second, "a fresh connection replaced the dropped one")
+        XCTAssertLessThanOrEqual(failures, 1, "at most the borrow racing the termination fails")
         let n = try await pool.withConnection { try $0.query("SELECT 1 AS one").first?.int("one") }
         XCTAssertEqual(n, 1)
     }

@@ -24,28 +24,12 @@ public enum WebhookSignature {
     public static func verifyStripe(header: String?, body: [UInt8], secrets: [String], now: Date = Date(),
                                     tolerance: TimeInterval = 300) throws(APIError) {
         guard let header, !header.isEmpty else { throw .invalidSignature("missing Stripe-Signature header") }
-        var timestamp: Int64?
-        var signatures: [[UInt8]] = []
-        for part in header.split(separator: ",") {
-            let kv = part.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2 else { continue }
-            let key = kv[0].trimmingSpaces, value = kv[1].trimmingSpaces
-            if key == "t", timestamp == nil {
-                timestamp = Int64(value)
-            } else if key == "v1", let bytes = Crypto.unhex(value), bytes.count == 32 {
-                signatures.append(bytes)
-            }
+        let parsed = TimestampedSignature.parse(header)
+        guard let timestamp = parsed.timestamp else { throw .invalidSignature("Stripe-Signature has no valid t= timestamp") }
+        guard !parsed.v1.isEmpty else { throw .invalidSignature("Stripe-Signature has no v1 signature") }
+        guard TimestampedSignature.matches(parsed, body: body, secrets: secrets) else {
+            throw .invalidSignature("no Stripe-Signature v1 value matches the body with any configured secret")
         }
-        guard let timestamp else { throw .invalidSignature("Stripe-Signature has no valid t= timestamp") }
-        guard !signatures.isEmpty else { throw .invalidSignature("Stripe-Signature has no v1 signature") }
-        var message = Array("\(timestamp).".utf8)
-        message.append(contentsOf: body)
-        var matched = false
-        for secret in secrets {
-            let expected = Crypto.hmacSHA256(key: Array(secret.utf8), message: message)
-            for candidate in signatures where Crypto.constantTimeEquals(expected, candidate) { matched = true }
-        }
-        guard matched else { throw .invalidSignature("no Stripe-Signature v1 value matches the body with any configured secret") }
         guard Double(timestamp) >= now.timeIntervalSince1970 - tolerance else {
             throw .invalidSignature("the Stripe-Signature timestamp is more than \(Int(tolerance)) s old (a replay, or a clock far off)")
         }

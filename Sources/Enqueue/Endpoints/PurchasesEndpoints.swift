@@ -1,4 +1,6 @@
 import Foundation
+import Jobs
+import Postgres
 import Queue
 import Support
 
@@ -27,5 +29,23 @@ struct CreateCryptoPurchaseEndpoint: Endpoint {
         })
         let answeredID = submitted.inserted ? purchaseID : (submitted.existingArgs?["purchase_id"]?.string ?? purchaseID)
         return await context.accepted(request, submitted, body: ["purchase_id": .string(answeredID), "job_id": .int(submitted.jobID)])
+    }
+}
+
+/// `GET /v1/purchases/{id}` → `{purchase_id, user_id, product, coin, status, address,
+/// amount_base_units, expires_at, credits}` (`CryptoQueries.apiView`).
+struct ShowPurchaseEndpoint: Endpoint {
+    static let method = "GET"
+    static let path = "/v1/purchases/{id}"
+
+    func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        let text = request.parameter("id")
+        // Purchase ids are UUIDs; anything else names no purchase (and must not reach a ::uuid cast).
+        guard let id = UUID(uuidString: text) else { throw .notFound("no purchase \(text.prefix(40))") }
+        let key = id.uuidString.lowercased()
+        guard let purchase = try await context.read({ c in try c.query(CryptoQueries.apiView, [key]).first?.json("purchase") }) else {
+            throw .notFound("no purchase \(key)")
+        }
+        return .json(200, purchase)
     }
 }

@@ -12,6 +12,10 @@ public enum Routes {
         CreateCryptoPurchaseEndpoint(),
         MarkNotificationsReadEndpoint(),
         ShowJobEndpoint(),
+        ShowAccountEndpoint(),
+        ShowLedgerEndpoint(),
+        ListNotificationsEndpoint(),
+        ShowPurchaseEndpoint(),
         // Operations.
         HealthEndpoint(),
         ReadyEndpoint(),

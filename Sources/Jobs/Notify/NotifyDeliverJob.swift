@@ -52,7 +52,7 @@ public struct NotifyDeliverJob: Job {
                                      + "`tally jobs retry --state discarded --kind notify.deliver` sends what it missed")
         }
         let body = Array(target.body.serialized.utf8)
-        let signature = WebhookSignature.header(secret: target.secret, timestamp: Int64(Date().timeIntervalSince1970), body: body)
+        let signature = TimestampedSignature.header(secret: target.secret, timestamp: Int64(Date().timeIntervalSince1970), body: body)
         let started = Date()
         var status: Int?
         var failure: String?

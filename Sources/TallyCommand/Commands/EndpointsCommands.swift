@@ -20,7 +20,7 @@ struct EndpointsAddCommand: Command {
               let host = c.host, !host.isEmpty else {
             throw CommandError.usage("URL must be an http:// or https:// URL with a host, at most 2048 bytes (got \"\(url)\")")
         }
-        let secret = WebhookSignature.newSecret()
+        let secret = TimestampedSignature.newSecret()
         let connection = try context.connect()
         let row = try connection.query(NotifyQueries.addEndpoint, [url, secret]).first!
         let id = try row.int64("id")
