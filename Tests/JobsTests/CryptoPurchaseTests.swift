@@ -44,8 +44,8 @@ final class CryptoPurchaseTests: XCTestCase {
         /// Enqueues a job and waits until it finishes; returns its record.
         @discardableResult
         func run(_ kind: String, _ args: JSON, key: String? = nil, uniqueWhileActive: Bool = false) async throws -> JobRecord {
-            let id = try Enqueuer().enqueue(NewJob(kind: kind, args: args, queue: "payments", uniqueKey: key,
-                                                   uniqueWhileActive: uniqueWhileActive), on: c).id
+            let job = try XCTUnwrap(JobRegistry.standard().newJob(kind, args: args, uniqueKey: key, uniqueWhileActive: uniqueWhileActive))
+            let id = try Enqueuer().enqueue(job, on: c).id
             return try await finished(id)
         }
 

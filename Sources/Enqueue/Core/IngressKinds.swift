@@ -1,9 +1,10 @@
-/// The job kinds the ingress enqueues and their default queues (notes/CONTRACTS.md and
-/// DESIGN.md, "The job table"): the one place they are written down on this side.
-///
-/// The ingress names kinds as text and never depends on the handler types: the handlers are
-/// written (and registered in `JobRegistry.standard`) by other parts, possibly later, and a
-/// job can wait in its queue until a worker that knows its kind claims it.
+import Jobs
+import Queue
+import Support
+
+/// The job kinds the ingress enqueues (notes/CONTRACTS.md). Their queue and attempt limit come
+/// from the kinds' own declarations in `JobRegistry.standard`, so the ingress, the command and
+/// cron enqueue a kind the same way.
 public enum IngressKinds {
     public static let accountOpen = "account.open"
     public static let usageRecord = "usage.record"
@@ -13,30 +14,25 @@ public enum IngressKinds {
     public static let stripeEvent = "stripe.event"
     public static let cryptoCheck = "crypto.check"
 
-    /// Kind → queue. Payments work is kept apart from usage so a slow payment provider never
-    /// holds up metering.
-    public static let queues: [String: String] = [
-        accountOpen: "default",
-        usageRecord: "default",
-        rewardsAction: "default",
-        cryptoQuote: "payments",
-        notifyRead: "notify",
-        stripeEvent: "payments",
-        cryptoCheck: "payments",
-    ]
+    /// The registered kinds (building the registry does no I/O).
+    static let registry: JobRegistry = {
+        do { return try JobRegistry.standard(environment: Environment([:])) } catch {
+            preconditionFailure("the standard job registry does not build: \(error)")
+        }
+    }()
 
     public static func queue(_ kind: String) -> String {
-        guard let q = queues[kind] else { preconditionFailure("IngressKinds.queues has no queue for \(kind)") }
+        guard let q = registry.queue(for: kind) else { preconditionFailure("no job kind \(kind) is registered") }
         return q
     }
 }
 
-import Queue
-import Support
-
 extension IngressKinds {
-    /// A job of `kind` on its queue from the table above.
+    /// A job of `kind` on its queue, with its attempt limit.
     public static func job(_ kind: String, args: JSON, uniqueKey: String? = nil, uniqueWhileActive: Bool = false) -> NewJob {
-        NewJob(kind: kind, args: args, queue: queue(kind), uniqueKey: uniqueKey, uniqueWhileActive: uniqueWhileActive)
+        guard let job = registry.newJob(kind, args: args, uniqueKey: uniqueKey, uniqueWhileActive: uniqueWhileActive) else {
+            preconditionFailure("no job kind \(kind) is registered")
+        }
+        return job
     }
 }

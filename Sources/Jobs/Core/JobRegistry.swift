@@ -21,9 +21,10 @@ public struct JobRegistry: Sendable {
         handlers[J.kind] = AnyJobHandler(job, batchRunner: J.batchRunner(job), batchLimit: J.batchLimit)
     }
 
+    /// Adds a cron schedule; its jobs take the attempt limit of their kind when it is registered.
     public mutating func schedule(_ schedule: CronSchedule) {
         precondition(!schedules.contains { $0.name == schedule.name }, "cron schedule \(schedule.name) defined twice")
-        schedules.append(schedule)
+        schedules.append(handlers[schedule.kind].map { schedule.with(maxAttempts: $0.maxAttempts) } ?? schedule)
     }
 
     /// Replaces or removes schedules from `TALLY_SCHEDULE_<NAME>` settings (NAME in capitals,
@@ -41,7 +42,7 @@ public struct JobRegistry: Sendable {
             do { expression = try CronExpression(value) } catch {
                 throw ConfigurationError(setting: setting, purpose: "a valid cron expression (\(error))")
             }
-            result.append(CronSchedule(name: s.name, expression: expression, kind: s.kind, args: s.args, queue: s.queue, priority: s.priority))
+            result.append(s.with(expression: expression))
         }
         schedules = result
     }
@@ -61,6 +62,15 @@ public struct JobRegistry: Sendable {
     public func handler(for kind: String) -> AnyJobHandler? { handlers[kind] }
 
     public var kinds: [String] { handlers.keys.sorted() }
+
+    /// A job of a registered kind on its queue with its attempt limit (nil for an unknown kind):
+    /// how the ingress, the command and tests enqueue, so every path gives a kind the same limits.
+    public func newJob(_ kind: String, args: JSON = [:], queue: String? = nil, runAt: Date? = nil, uniqueKey: String? = nil,
+                       uniqueWhileActive: Bool = false) -> NewJob? {
+        guard let h = handlers[kind] else { return nil }
+        return NewJob(kind: kind, args: args, queue: queue ?? h.queue, maxAttempts: h.maxAttempts, runAt: runAt,
+                      uniqueKey: uniqueKey, uniqueWhileActive: uniqueWhileActive)
+    }
 
     /// The default queue of `kind`, or nil when the kind is unknown.
     public func queue(for kind: String) -> String? { handlers[kind]?.queue }

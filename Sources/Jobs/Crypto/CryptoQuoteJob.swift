@@ -112,8 +112,8 @@ public struct CryptoQuoteJob: Job {
             try await markFailed(id, code: "not_configured", message: error.description, pool: context.pool)
             throw JobError.permanent(error.description)
         } catch let error as HTTPError {
-            // The cap is the kind's, whatever max_attempts the enqueuer gave the row.
-            guard !error.isRetryable || context.job.attempt >= min(context.job.maxAttempts, Self.maxAttempts) else { throw error }
+            // Retried until the last attempt, which records the purchase as failed.
+            guard !error.isRetryable || context.job.attempt >= context.job.maxAttempts else { throw error }
             try await markFailed(id, code: "bitgo_error", message: error.description, pool: context.pool)
             throw JobError.permanent(error.description)
         }

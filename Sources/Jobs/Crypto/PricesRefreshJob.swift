@@ -6,8 +6,7 @@ import Support
 /// `prices.refresh {"as_of"?}` (cron, every minute; queue `payments`): BTC and ETH in USD from
 /// CoinGecko into `crypto_prices`, with CoinGecko's `last_updated_at` and the time fetched.
 /// A failed fetch changes nothing (the last price stays, and ages towards price_stale) and
-/// retries with backoff; only 3 attempts (enforced by the job, whatever the row's
-/// max_attempts), because the next minute's run fetches anyway.
+/// retries with backoff; only 3 attempts, because the next minute's run fetches anyway.
 /// Without `COINGECKO_BASE_URL` it fails permanently naming the setting.
 /// Result: `{"prices": {"btc": {"usd": "63968.12", "last_updated_at": …}, …}}`.
 public struct PricesRefreshJob: Job {
@@ -27,14 +26,7 @@ public struct PricesRefreshJob: Job {
         do { coingecko = try CoinGecko(context.environment, purpose: "prices.refresh") } catch let error as ConfigurationError {
             throw JobError.permanent(error.description)
         }
-        let quotes: [Coin: CoinGecko.Quote]
-        do { quotes = try await coingecko.prices() } catch {
-            // The cap is the kind's, whatever the row says (cron rows carry the queue's default).
-            guard context.job.attempt < min(context.job.maxAttempts, Self.maxAttempts) else {
-                throw JobError.permanent("\(error) (gave up after \(context.job.attempt) attempts; the next run fetches again)")
-            }
-            throw error
-        }
+        let quotes = try await coingecko.prices()
         return try await context.completeInTransaction { tx in
             try Self.store(Array(quotes.values), on: tx)
             var out: [String: JSON] = [:]

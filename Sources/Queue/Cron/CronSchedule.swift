@@ -11,9 +11,11 @@ public struct CronSchedule: Sendable {
     public let args: [String: JSON]
     public let queue: String
     public let priority: Int
+    public let maxAttempts: Int
 
     public init(name: String, expression: CronExpression, kind: String, args: [String: JSON] = [:], queue: String,
-                priority: Int = NewJob.defaultPriority) {
+                priority: Int = NewJob.defaultPriority, maxAttempts: Int = NewJob.defaultMaxAttempts) {
+        self.maxAttempts = maxAttempts
         self.name = name
         self.expression = expression
         self.kind = kind
@@ -27,7 +29,7 @@ public struct CronSchedule: Sendable {
     public func job(for due: Date) -> NewJob {
         var a = args
         a["as_of"] = .string(Timestamp.iso8601(due))
-        return NewJob(kind: kind, args: .object(a), queue: queue, priority: priority,
+        return NewJob(kind: kind, args: .object(a), queue: queue, priority: priority, maxAttempts: maxAttempts,
                       uniqueKey: "cron:\(name):\(Timestamp.iso8601(due))")
     }
 
@@ -43,5 +45,13 @@ public struct CronSchedule: Sendable {
             let result = try enqueuer.enqueue(job(for: due), on: tx)
             return result.inserted ? result.id : nil
         }
+    }
+}
+
+extension CronSchedule {
+    /// The same schedule at another time or with another attempt limit.
+    public func with(expression: CronExpression? = nil, maxAttempts: Int? = nil) -> CronSchedule {
+        CronSchedule(name: name, expression: expression ?? self.expression, kind: kind, args: args, queue: queue, priority: priority,
+                     maxAttempts: maxAttempts ?? self.maxAttempts)
     }
 }

@@ -23,7 +23,7 @@ struct EnqueueCommand: Command {
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         let kind = try args.expect(["KIND"], command: name)[0]
         let registry = try JobRegistry.standard(environment: context.environment)
-        guard let defaultQueue = registry.queue(for: kind) else {
+        guard registry.queue(for: kind) != nil else {
             throw CommandError.usage("unknown kind \"\(kind)\"; known kinds: \(registry.kinds.joined(separator: ", "))")
         }
         let argsText = args.option("args") ?? "{}"
@@ -39,10 +39,9 @@ struct EnqueueCommand: Command {
             }
             runAt = date
         }
-        let job = NewJob(kind: kind, args: parsed, queue: args.option("queue") ?? defaultQueue,
-                         priority: try args.int("priority", range: 0...9) ?? NewJob.defaultPriority,
-                         maxAttempts: try args.int("max-attempts", range: 1...1000) ?? registry.handler(for: kind)!.maxAttempts,
-                         runAt: runAt, uniqueKey: args.option("key"))
+        var job = registry.newJob(kind, args: parsed, queue: args.option("queue"), runAt: runAt, uniqueKey: args.option("key"))!
+        if let p = try args.int("priority", range: 0...9) { job.priority = p }
+        if let n = try args.int("max-attempts", range: 1...1000) { job.maxAttempts = n }
         do { try job.validate() } catch { throw CommandError.usage(error.description) }
         let connection = try context.connect()
         let result = try Enqueuer().enqueue(job, on: connection)
