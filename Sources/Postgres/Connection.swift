@@ -30,7 +30,8 @@ public final class Connection: @unchecked Sendable {
     deinit { PQfinish(handle) }
 
     /// Connects to `url` (a `postgresql://` URL or a libpq key=value string). Blocks.
-    public static func connect(_ url: String, applicationName: String = "tally") throws -> Connection {
+    /// `settings` are session settings (name → value) applied right after connecting.
+    public static func connect(_ url: String, applicationName: String = "tally", settings: [String: String] = [:]) throws -> Connection {
         guard let handle = PQconnectdb(url) else {
             throw PostgresError(kind: .connection, message: "could not allocate a PostgreSQL connection")
         }
@@ -44,6 +45,9 @@ public final class Connection: @unchecked Sendable {
         let connection = Connection(handle: handle, url: url)
         // Every timestamp this code reads is UTC in PostgreSQL's ISO format.
         _ = try connection.query("SELECT set_config('TimeZone', 'UTC', false), set_config('application_name', $1, false)", [applicationName])
+        for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
+            _ = try connection.query("SELECT set_config($1, $2, false)", [name, value])
+        }
         return connection
     }
 

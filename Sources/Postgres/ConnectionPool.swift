@@ -15,6 +15,7 @@ public final class ConnectionPool: Sendable {
     public let url: String
     public let maxConnections: Int
     private let applicationName: String
+    private let settings: [String: String]
 
     private struct State {
         var idle: [Connection] = []
@@ -26,7 +27,9 @@ public final class ConnectionPool: Sendable {
     private let state = Mutex(State())
     private static let connectQueue = DispatchQueue(label: "tally.postgres.connect", attributes: .concurrent)
 
-    public init(url: String, maxConnections: Int, applicationName: String = "tally") {
+    /// `settings`: session settings every connection gets (see `Connection.connect`).
+    public init(url: String, maxConnections: Int, applicationName: String = "tally", settings: [String: String] = [:]) {
+        self.settings = settings
         precondition(maxConnections > 0, "a pool needs at least one connection")
         self.url = url
         self.maxConnections = maxConnections
@@ -116,9 +119,10 @@ public final class ConnectionPool: Sendable {
     private func connect() async throws -> Connection {
         let url = self.url
         let name = applicationName
+        let settings = self.settings
         return try await withCheckedThrowingContinuation { continuation in
             Self.connectQueue.async {
-                continuation.resume(with: Result { try Connection.connect(url, applicationName: name) })
+                continuation.resume(with: Result { try Connection.connect(url, applicationName: name, settings: settings) })
             }
         }
     }

@@ -40,7 +40,12 @@ public final class WorkerPool: Service {
         self.databaseURL = databaseURL
         let workerID = config.label + "/" + Crypto.randomHex(4)
         self.workerID = workerID
-        let pool = ConnectionPool(url: databaseURL, maxConnections: config.maxConnections, applicationName: "tally-worker")
+        // Custom plans for every statement: the worker's statements are batches (claim, finish,
+        // a handler's arrays), and a generic plan cached while the job table was young can
+        // scan the whole table once it is not: the ledger's batch finish went from 6 ms to
+        // 66 ms per 500 jobs on a fresh database that way. Planning each batch costs ~0.1 ms.
+        let pool = ConnectionPool(url: databaseURL, maxConnections: config.maxConnections, applicationName: "tally-worker",
+                                  settings: ["plan_cache_mode": "force_custom_plan"])
         self.pool = pool
         let enqueuer = Enqueuer(pool: pool)
         self.enqueuer = enqueuer
@@ -173,7 +178,15 @@ public final class WorkerPool: Service {
         scheduler.loop.stop()
         periodic.loop.stop()
         watchdog.loop.stop()
-        listener.withLock { $0 }?.stop()
+        if let listener = listener.withLock({ $0 }) {
+            // stop() waits for the listener's thread: wait off the cooperative pool.
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    listener.stop()
+                    done.resume()
+                }
+            }
+        }
         pool.close()
     }
 

@@ -68,15 +68,15 @@ final class WorkerProcessTests: XCTestCase {
 
     func testSIGTERMLetsShortJobsFinishAndGivesLongOnesBack() async throws {
         let db = try TestDatabase.create()
-        let short = try enqueueEffects(db, count: 1, args: ["sleep_ms": 1500])[0]
+        let short = try enqueueEffects(db, count: 1, args: ["sleep_ms": 1000])[0]
         let long = try enqueueEffects(db, count: 1, args: ["sleep_ms": 120_000])[0]
         let worker = try TallyProcess(["worker", "--id", "w", "--queues", "default=4"],
-                                      environment: ["DATABASE_URL": db.url, "TALLY_SHUTDOWN_GRACE": "4s", "TALLY_LOG_LEVEL": "info"])
+                                      environment: ["DATABASE_URL": db.url, "TALLY_SHUTDOWN_GRACE": "8s", "TALLY_LOG_LEVEL": "info"])
         try await waitUntil("both jobs are running") { try db.int("SELECT count(*) FROM jobs WHERE state = 'running'") == 2 }
         worker.signal(SIGTERM)
         let status = try await worker.waitForExit(timeout: 30)
         XCTAssertEqual(status, 0, worker.log)
-        XCTAssertEqual(try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [short]), "completed", "finished within the grace period")
+        XCTAssertEqual(try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [short]), "completed", "finished within the grace period: \(worker.log)")
         XCTAssertEqual(try db.int("SELECT count(*) FROM bench_effects WHERE job_id = $1", [short]), 1)
         XCTAssertEqual(try db.scalar("SELECT state::text || '/' || attempt FROM jobs WHERE id = $1", [long]), "available/0",
                        "given back without using an attempt")

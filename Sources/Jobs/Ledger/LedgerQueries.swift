@@ -8,7 +8,7 @@ import Postgres
 /// prepared statement's generic plan is fixed after its first executions, and one fixed while
 /// a table is young and has no statistics can stay a sequential scan as the table grows (that
 /// made the queue's completion of 500 jobs take 66 ms instead of 6 on a fresh database, see
-/// BatchExecutor). Planned at each execution (0.1–0.5 ms, once per batch), these always fit
+/// WorkerPool). Planned at each execution (0.1–0.5 ms, once per batch), these always fit
 /// the tables as they are.
 public enum LedgerQueries {
     // MARK: Accounts
