@@ -33,23 +33,46 @@ struct BenchContext: Sendable {
         return adminURL + " dbname=" + name
     }
 
-    /// Starts `tally worker` processes; their logs go to `logDirectory`.
+    /// Starts `tally worker` processes; their logs go to the temporary folder.
     func startWorkers(_ count: Int, databaseURL: String, queues: String, label: String, extraEnvironment: [String: String] = [:]) throws -> [Process] {
         try (0..<count).map { i in
-            let p = Process()
-            p.executableURL = tallyBinary
-            p.arguments = ["worker", "--queues", queues, "--id", "\(label)\(i)"]
-            var env = ProcessInfo.processInfo.environment
-            env["DATABASE_URL"] = databaseURL
-            for (k, v) in extraEnvironment { env[k] = v }
-            p.environment = env
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("tally-bench-\(label)\(i).log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            p.standardError = try FileHandle(forWritingTo: log)
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            return p
+            return try startProcess(["worker", "--queues", queues, "--id", "\(label)\(i)"], databaseURL: databaseURL, log: log,
+                                    environment: extraEnvironment)
         }
+    }
+
+    /// Starts `tally args…` with its stderr in `log`.
+    func startProcess(_ args: [String], databaseURL: String, log: URL, environment: [String: String] = [:]) throws -> Process {
+        let p = Process()
+        p.executableURL = tallyBinary
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = databaseURL
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: log)
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// Runs `tally args…` to the end and returns its stdout.
+    func runTally(_ args: [String], databaseURL: String) throws -> String {
+        let p = Process()
+        p.executableURL = tallyBinary
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = databaseURL
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw BenchError("tally \(args.joined(separator: " ")) exited \(p.terminationStatus)") }
+        return String(decoding: data, as: UTF8.self)
     }
 
     func stop(_ workers: [Process]) {

@@ -4,7 +4,7 @@ import Support
 
 // tally-bench: the measurements behind ops/bench. Prints a table, the PostgreSQL settings it
 // ran with, and as its last line one JSON object of every figure.
-//   tally-bench [--only queue|ingress|ledger]   (DATABASE_URL: a database of the cluster to use)
+//   tally-bench [--only queue|ledger]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
 
 var only: String?
 var args = Array(CommandLine.arguments.dropFirst())
@@ -12,11 +12,11 @@ while let a = args.first {
     args.removeFirst()
     switch a {
     case "--only":
-        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ingress or ledger\n".utf8)); exit(2) }
+        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue or ledger\n".utf8)); exit(2) }
         only = v
         args.removeFirst()
     default:
-        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ingress|ledger]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger]\n".utf8))
         exit(2)
     }
 }
@@ -44,6 +44,14 @@ do {
     print("Machine: \(cpus) cores, \(ProcessInfo.processInfo.physicalMemory / (1 << 30)) GiB; PostgreSQL on the same machine")
     var results = Results()
     if only == nil || only == "queue" { try QueueBench(context: context).run(&results) }
+    if only == nil || only == "ledger" {
+        let url = try context.freshDatabase("tally_bench_ledger")
+        let figures = try await runLedgerBench(databaseURL: url, tallyBinary: context.tallyBinary.path,
+                                               log: { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) })
+        results.add("debit_hot_per_s", figures["debit_hot_per_s"] ?? .nan, "usage.record jobs on one account, 2 worker processes")
+        results.add("debit_spread_per_s", figures["debit_spread_per_s"] ?? .nan, "usage.record jobs over 10,000 accounts, 2 worker processes")
+        try WaitBench(context: context).run(&results)
+    }
     print("")
     print(results.table())
     print(results.json.serialized)

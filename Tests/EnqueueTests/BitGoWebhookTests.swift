@@ -38,11 +38,9 @@ final class BitGoWebhookTests: XCTestCase {
 
     func testFixturesAndRefusals() throws {
         let h = try IngressHarness()
-        if let dir = Fixtures.directory?.appendingPathComponent("bitgo") {
-            for file in ["webhook.transfer.btc.json", "webhook.transfer.eth.json"] {
-                let body = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
-                XCTAssertEqual(try send(h, body, signature: sign(body)).status, 200, file)
-            }
+        for file in ["webhook.transfer.btc.json", "webhook.transfer.eth.json"] {
+            let body = try Fixture.text("bitgo/" + file)
+            XCTAssertEqual(try send(h, body, signature: sign(body)).status, 200, file)
         }
         let before = try h.jobCount()
         let body = #"{"transfer":"t1","coin":"btc","type":"transfer"}"#

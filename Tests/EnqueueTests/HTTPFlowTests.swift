@@ -28,8 +28,7 @@ final class HTTPFlowTests: XCTestCase {
     }
 
     func fixture(_ name: String) throws -> [UInt8] {
-        guard let dir = Fixtures.directory else { throw XCTSkip("shared/fixtures not found; set TALLY_FIXTURES") }
-        return Array(try Data(contentsOf: dir.appendingPathComponent("stripe/\(name).json")))
+        try Fixture.bytes("stripe/\(name).json")
     }
 
     /// POSTs a Stripe event signed as Stripe signs it.

@@ -68,26 +68,12 @@ final class IngressHarness: @unchecked Sendable {
     }
 }
 
-/// Where the shared fixtures are: $TALLY_FIXTURES, else `shared/fixtures` beside an ancestor of
-/// this checkout (the repository's sibling `shared/`).
+/// The Stripe event fixtures (Tests/Fixtures/stripe), as the bytes Stripe would send.
 enum Fixtures {
-    static var directory: URL? {
-        if let dir = ProcessInfo.processInfo.environment["TALLY_FIXTURES"] { return URL(fileURLWithPath: dir) }
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<8 {
-            let candidate = dir.appendingPathComponent("shared/fixtures")
-            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("stripe").path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }
-
     static func stripeEvents() throws -> [(name: String, body: [UInt8])] {
-        guard let dir = directory?.appendingPathComponent("stripe") else {
-            throw XCTSkip("shared/fixtures not found beside the checkout; set TALLY_FIXTURES")
-        }
+        let dir = Fixture.url("stripe")
         return try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
             .filter { $0.hasSuffix(".json") && !$0.hasPrefix("api.") }
-            .map { ($0, Array(try Data(contentsOf: dir.appendingPathComponent($0)))) }
+            .map { ($0, try Fixture.bytes("stripe/" + $0)) }
     }
 }

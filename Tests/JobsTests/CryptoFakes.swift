@@ -2,7 +2,7 @@ import Foundation
 import Support
 import TestSupport
 
-/// A fake BitGo on 127.0.0.1 answering in the shapes of /work/shared/fixtures/bitgo: new
+/// A fake BitGo on 127.0.0.1 answering in the shapes of Tests/Fixtures/bitgo: new
 /// deposit addresses, transfers the test sets (built from the confirmed-transfer fixture),
 /// the transfer list by address, and injected failures.
 final class FakeBitGo: Sendable {
@@ -101,7 +101,7 @@ final class FakeBitGo: Sendable {
     func requests(_ method: String, _ path: String) -> [FakeHTTPServer.Request] { server.requests(method, path) }
 
     static func fixture(_ name: String) throws -> JSON {
-        try JSON.parse(try String(contentsOfFile: "/work/shared/fixtures/bitgo/" + name, encoding: .utf8))
+        try JSON.parse(try Fixture.text("bitgo/" + name))
     }
 
     static func queryValue(_ query: String, _ name: String) -> String? {
@@ -122,7 +122,7 @@ final class FakeCoinGecko: Sendable {
     init() throws {
         server = try FakeHTTPServer()
         let state = self.state
-        let template = try JSON.parse(try String(contentsOfFile: "/work/shared/fixtures/coingecko/simple_price.btc_eth_usd.json", encoding: .utf8))
+        let template = try JSON.parse(try Fixture.text("coingecko/simple_price.btc_eth_usd.json"))
         server.handle { request in
             guard request.method == "GET", request.path == "/api/v3/simple/price" else { return nil }
             let s = state.value

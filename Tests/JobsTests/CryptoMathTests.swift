@@ -1,6 +1,7 @@
 import Foundation
 @testable import Jobs
 import Support
+import TestSupport
 import XCTest
 
 /// The crypto decisions as plain values, without a database or BitGo: exact amounts, the
@@ -81,7 +82,7 @@ final class CryptoMathTests: XCTestCase {
     // MARK: Outside answers
 
     func testBitGoTransferIsReadFromTheAPIShapeWithValueStrings() throws {
-        let json = try JSON.parse(try String(contentsOfFile: "/work/shared/fixtures/bitgo/api.get_transfer.btc.confirmed.json", encoding: .utf8))
+        let json = try JSON.parse(try Fixture.text("bitgo/api.get_transfer.btc.confirmed.json"))
         let t = try TransferObservation(json: json, coin: .btc)
         XCTAssertEqual(t.id, "66b2f0a1c3d4e5f60718293a4b5c6d7e")
         XCTAssertEqual(t.state, "confirmed")
@@ -114,7 +115,7 @@ final class CryptoMathTests: XCTestCase {
     }
 
     func testCoinGeckoPricesKeepTheirDigits() throws {
-        let json = try JSON.parse(try String(contentsOfFile: "/work/shared/fixtures/coingecko/simple_price.btc_eth_usd.json", encoding: .utf8))
+        let json = try JSON.parse(try Fixture.text("coingecko/simple_price.btc_eth_usd.json"))
         let prices = try CoinGecko.parse(json)
         XCTAssertEqual(prices[.btc]?.usd.description, "63968.12")
         XCTAssertEqual(prices[.eth]?.usd.description, "3187.45")

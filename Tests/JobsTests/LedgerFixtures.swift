@@ -43,7 +43,7 @@ enum LedgerFixtures {
     }
 
     static func fixture(_ name: String) throws -> String {
-        let url = URL(fileURLWithPath: "/work/shared/fixtures/stripe").appendingPathComponent(name)
+        let url = Fixture.url("stripe/" + name)
         return try String(contentsOf: url, encoding: .utf8)
     }
 

@@ -34,6 +34,7 @@ tally_install_packages() {
     [ -f /usr/include/openssl/hmac.h ] || missing=1
     [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ] || missing=1
     command -v psql >/dev/null 2>&1 || missing=1
+    command -v openssl >/dev/null 2>&1 || missing=1   # tests check signatures against its HMAC
     [ "$missing" = 0 ] && return 0
     local sudo=""
     if [ "$(id -u)" != 0 ]; then
@@ -43,9 +44,9 @@ tally_install_packages() {
     tally_log "installing PostgreSQL and the C libraries (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
     # Debian's postgresql package starts a system cluster on 5432; ours never uses it.
-    if ! $sudo apt-get install -y -q postgresql libpq-dev libcurl4-openssl-dev libssl-dev >/dev/null 2>&1; then
+    if ! $sudo apt-get install -y -q postgresql libpq-dev libcurl4-openssl-dev libssl-dev openssl >/dev/null 2>&1; then
         $sudo apt-get update -q >/dev/null 2>&1 || true
-        $sudo apt-get install -y -q postgresql libpq-dev libcurl4-openssl-dev libssl-dev >/dev/null \
+        $sudo apt-get install -y -q postgresql libpq-dev libcurl4-openssl-dev libssl-dev openssl >/dev/null \
             || tally_die "apt-get install failed: install postgresql libpq-dev libcurl4-openssl-dev libssl-dev by hand"
     fi
     tally_find_pg || tally_die "PostgreSQL was installed but initdb is not in /usr/lib/postgresql/*/bin"
