@@ -127,8 +127,9 @@ public final class Enqueuer: Sendable {
             // A little after the window, so the insert that asked for it has usually committed.
             let delay = at > now ? at - now : 0
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(delay) + 1_000_000)) { [self] in
-                debouncer.withLock { $0.trailingSent(queue: queue, nowNanos: DispatchTime.now().uptimeNanoseconds) }
-                trailingSender(queue)
+                if debouncer.withLock({ $0.trailingDue(queue: queue, nowNanos: DispatchTime.now().uptimeNanoseconds) }) {
+                    trailingSender(queue)
+                }
             }
         }
         return inline

@@ -18,6 +18,8 @@ public struct NotifyDebouncer: Sendable {
     public let windowNanos: UInt64
     private var lastSent: [String: UInt64] = [:]
     private var trailingPlanned: [String: UInt64] = [:]
+    /// When each planned trailing NOTIFY was asked for.
+    private var trailingAskedAt: [String: UInt64] = [:]
 
     /// 1 ms: a few NOTIFYs per millisecond cost nothing measurable, and at 200 jobs/s every
     /// job still gets its own wake-up (enqueue→start p50 stays about 1 ms).
@@ -30,15 +32,21 @@ public struct NotifyDebouncer: Sendable {
         if let last = lastSent[queue], nowNanos &- last < windowNanos {
             let at = last + windowNanos
             trailingPlanned[queue] = at
+            trailingAskedAt[queue] = nowNanos
             return .trailing(atNanos: at)
         }
         lastSent[queue] = nowNanos
         return .now
     }
 
-    /// The trailing NOTIFY for `queue` was sent at `nowNanos`.
-    public mutating func trailingSent(queue: String, nowNanos: UInt64) {
+    /// The planned trailing NOTIFY for `queue` is due: true to send it, false when an insert
+    /// after the one that asked for it notified already (a steady stream then sends one
+    /// NOTIFY per window, not two).
+    public mutating func trailingDue(queue: String, nowNanos: UInt64) -> Bool {
         trailingPlanned[queue] = nil
+        let askedAt = trailingAskedAt.removeValue(forKey: queue) ?? 0
+        if let last = lastSent[queue], last > askedAt { return false }
         lastSent[queue] = nowNanos
+        return true
     }
 }

@@ -103,8 +103,10 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(d.decide(queue: "q", nowNanos: 10_200_000), .trailing(atNanos: 11_000_000))
         XCTAssertEqual(d.decide(queue: "q", nowNanos: 10_500_000), .covered, "one trailing NOTIFY covers the burst")
         XCTAssertEqual(d.decide(queue: "other", nowNanos: 10_500_000), .now, "queues are independent")
-        d.trailingSent(queue: "q", nowNanos: 11_000_000)
+        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 11_000_000), "nothing notified since the burst: send it")
         XCTAssertEqual(d.decide(queue: "q", nowNanos: 11_500_000), .trailing(atNanos: 12_000_000))
         XCTAssertEqual(d.decide(queue: "q", nowNanos: 13_000_000), .now, "after the window, inline again")
+        XCTAssertFalse(d.trailingDue(queue: "q", nowNanos: 13_100_000), "the inline NOTIFY at 13 ms covered the insert of 11.5 ms")
+        XCTAssertEqual(d.decide(queue: "q", nowNanos: 13_200_000), .trailing(atNanos: 14_000_000), "a new burst plans its own")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Postgres
 import Support
 
 /// `GET /v1/accounts/{user_id}` → the balance (computed when read), spendable grants and
@@ -9,12 +10,7 @@ struct ShowAccountEndpoint: Endpoint {
     static let path = "/v1/accounts/{user_id}"
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
-        let userID = request.parameter("user_id")
-        try Fields.checkUserID(userID)
-        guard let account = try await context.read({ c in try LedgerReads.account(userID, on: c) }) else {
-            throw .notFound("no account for user \(userID)")
-        }
-        return .json(200, account)
+        try await UserRead.answer(request, context) { userID, _, c in try LedgerReads.account(userID, on: c) }
     }
 }
 
@@ -25,13 +21,9 @@ struct ShowLedgerEndpoint: Endpoint {
     static let path = "/v1/accounts/{user_id}/ledger"
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
-        let userID = request.parameter("user_id")
-        try Fields.checkUserID(userID)
-        let (limit, before) = try Paging.parse(request)
-        guard let ledger = try await context.read({ c in try LedgerReads.ledger(userID, limit: limit, before: before, on: c) }) else {
-            throw .notFound("no account for user \(userID)")
+        try await UserRead.answer(request, context) { userID, page, c in
+            try LedgerReads.ledger(userID, limit: page.limit, before: page.before, on: c)
         }
-        return .json(200, ledger)
     }
 }
 
@@ -41,30 +33,41 @@ struct ListNotificationsEndpoint: Endpoint {
     static let path = "/v1/accounts/{user_id}/notifications"
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        try await UserRead.answer(request, context) { userID, page, c in
+            try Inbox.list(userID: userID, limit: page.limit, before: page.before, on: c)
+        }
+    }
+}
+
+/// What the account read endpoints share: the user id of the path, the paging of the query
+/// string, one read, 404 when the user has no account.
+enum UserRead {
+    static func answer(_ request: EndpointRequest, _ context: IngressContext,
+                       _ read: @escaping @Sendable (String, Paging, Connection) throws -> JSON?) async throws(APIError) -> HTTPResponse {
         let userID = request.parameter("user_id")
         try Fields.checkUserID(userID)
-        let (limit, before) = try Paging.parse(request)
-        guard let inbox = try await context.read({ c in try Inbox.list(userID: userID, limit: limit, before: before, on: c) }) else {
+        let page = try Paging(request)
+        guard let body = try await context.read({ c in try read(userID, page, c) }) else {
             throw .notFound("no account for user \(userID)")
         }
-        return .json(200, inbox)
+        return .json(200, body)
     }
 }
 
 /// `?limit=N&before=ID` of the list endpoints: limit 1…500 (default 50), before a positive id.
-enum Paging {
-    static func parse(_ request: EndpointRequest) throws(APIError) -> (limit: Int, before: Int64?) {
+struct Paging: Sendable {
+    var limit = 50
+    var before: Int64?
+
+    init(_ request: EndpointRequest) throws(APIError) {
         guard let items = request.http.queryItems else { throw .invalid("the query string has a malformed %-escape") }
-        var limit = 50
         if let text = items["limit"] {
             guard let n = Int(text), (1...500).contains(n) else { throw .invalid("limit must be a whole number from 1 to 500") }
             limit = n
         }
-        var before: Int64?
         if let text = items["before"] {
             guard let n = Int64(text), n > 0 else { throw .invalid("before must be a positive entry id (the next_before of the previous page)") }
             before = n
         }
-        return (limit, before)
     }
 }
