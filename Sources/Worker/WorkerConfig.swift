@@ -44,7 +44,10 @@ public struct WorkerConfig: Sendable {
         schedulerInterval = environment.duration("TALLY_SCHEDULER_INTERVAL", default: 1)
         shutdownGrace = environment.duration("TALLY_SHUTDOWN_GRACE", default: 30)
         backoff = Backoff(scale: environment.double("TALLY_BACKOFF_SCALE", default: 1))
-        maxClaimBatch = environment.int("TALLY_CLAIM_BATCH", default: 500)
+        // 1,000: batched usage debits on one hot account ran 8,400–9,200/s with claims of 1,000
+        // against 6,500–8,200/s with 500 (ops/bench --only ledger); the queue's own drain and
+        // latency did not change. A claim never takes more than the queue's free slots.
+        maxClaimBatch = environment.int("TALLY_CLAIM_BATCH", default: 1000)
         maxCompletionBatch = environment.int("TALLY_COMPLETION_BATCH", default: 2000)
         let total = queues.values.reduce(0, +)
         maxConnections = environment.int("TALLY_DB_POOL", default: min(max(queues.count + 4, total), 20))
