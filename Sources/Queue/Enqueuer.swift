@@ -39,9 +39,7 @@ public final class Enqueuer: Sendable {
     @discardableResult
     public func enqueue(_ jobs: [NewJob], on connection: Connection) throws -> [EnqueueResult] {
         guard !jobs.isEmpty else { return [] }
-        for job in jobs {
-            do { try job.validate() } catch { throw error }
-        }
+        for job in jobs { try job.validate() }
         let notify = shouldNotifyInline(queues: Set(jobs.map(\.queue)))
         var answers = [EnqueueResult?](repeating: nil, count: jobs.count)
         var pending = Array(jobs.indices)
