@@ -85,7 +85,8 @@ final class ConnectionTests: XCTestCase {
         let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
             for _ in 0..<30 {
                 group.addTask { try await pool.withConnection { c in
-                    try c.query("SELECT pg_sleep(0.01)")
+                    // Hold the connection a few milliseconds so borrowers queue for the 3 slots.
+                    try c.query("SELECT count(*) FROM generate_series(1, 50000)")
                     return c.serverProcessID
                 } }
             }

@@ -175,13 +175,22 @@ public final class FakeHTTPServer: Sendable {
                 while let (request, used) = Self.parse(clients[index].buffer) {
                     clients[index].buffer.removeFirst(used)
                     let response = answer(request, state: state)
-                    if response.delay > 0 { Thread.sleep(forTimeInterval: response.delay) }
+                    // A slow server: hold the answer `delay` seconds, or until the client hangs
+                    // up (a client that timed out gets nothing, as from a real slow server).
+                    if response.delay > 0 && Self.hungUp(clients[index].fd, within: response.delay) { break }
                     Self.write(response, to: clients[index].fd)
                 }
             }
             for fd in closed { close(fd) }
             clients.removeAll { closed.contains($0.fd) }
         }
+    }
+
+    /// True when the peer closed its side within `seconds` (poll for POLLRDHUP, Linux's
+    /// "peer shut down writing"; nothing is read).
+    private static func hungUp(_ fd: Int32, within seconds: Double) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(0x2000 /* POLLRDHUP */), revents: 0)
+        return poll(&p, 1, Int32(seconds * 1000)) > 0
     }
 
     private static func answer(_ request: Request, state: State) -> Response {

@@ -76,6 +76,13 @@ public final class RawHTTPClient: @unchecked Sendable {
 
     /// True when the server closed the connection (read returns end of stream) within the
     /// socket timeout; any bytes that arrive first are kept for `readResponse`.
+    /// Waits up to `seconds` for the server to send something or close the connection; true
+    /// when it did (nothing is read).
+    public func waitForReadable(seconds: TimeInterval) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, Int32(seconds * 1000)) > 0
+    }
+
     public func waitForClose() -> Bool {
         while true {
             do { if try !fill() { return true } } catch { return false }
