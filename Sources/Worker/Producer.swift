@@ -12,6 +12,8 @@ final class Producer: Sendable {
     let queue: String
     private let state: Mutex<ProducerState>
     private let wake = WakeSignal()
+    /// Signalled once `run()` has returned: no claim is in flight any more.
+    private let exited = WakeSignal()
     private let pool: ConnectionPool
     private let workerID: String
     private let leaseMilliseconds: Int64
@@ -46,6 +48,7 @@ final class Producer: Sendable {
             }
             switch action {
             case .stop:
+                exited.signal()
                 return
             case .wait(let seconds):
                 await wake.wait(seconds: seconds)
@@ -110,6 +113,13 @@ final class Producer: Sendable {
     func stop() {
         state.withLock { $0.stop() }
         wake.signal()
+    }
+
+    /// Waits (at most `seconds`) until `run()` has returned after `stop()`. A claim in flight
+    /// when the stop came has marked its jobs `running` in the database; once this returns they
+    /// are held here too, so shutdown lets them finish instead of giving them back unstarted.
+    func waitStopped(seconds: Double) async {
+        await exited.wait(seconds: seconds)
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

@@ -140,9 +140,16 @@ public final class WorkerPool: Service {
     private func gracefulStop() async {
         let start = DispatchTime.now().uptimeNanoseconds
         for p in producers.values { p.stop() }
+        let graceEnd = start + UInt64(config.shutdownGrace * 1e9)
+        // A claim may be in flight: its jobs are already `running` in the database but not yet
+        // held here. Counting before it lands would give them back unstarted (seen in CI: a
+        // SIGTERM 100 ms after start gave back a job that had 8 s of grace to finish).
+        for p in producers.values {
+            let now = DispatchTime.now().uptimeNanoseconds
+            await p.waitStopped(seconds: now < graceEnd ? Double(graceEnd - now) / 1e9 : 0)
+        }
         let running = held.runningCount
         Log.info("shutting down: no more claims", ["running": running, "grace_s": config.shutdownGrace])
-        let graceEnd = start + UInt64(config.shutdownGrace * 1e9)
         while held.runningCount > 0 {
             let now = DispatchTime.now().uptimeNanoseconds
             guard now < graceEnd else { break }
