@@ -89,11 +89,9 @@ public final class Ingress: Service {
         self.config = config
         let metrics = Metrics()
         let pool = ConnectionPool(url: config.databaseURL, maxConnections: config.poolSize, applicationName: "tally-ingress")
-        // As Enqueuer(pool:), with the window configurable: a commit that NOTIFYs holds
-        // PostgreSQL's notify lock through its WAL flush, so commits that notify never group.
-        let enqueuer = Enqueuer(debounceWindowNanos: UInt64(config.notifyWindow * 1e9), trailingSender: { queue in
-            Task.detached { _ = try? await pool.withConnection { try $0.query(JobQueries.notify, [Channels.jobs, queue]) } }
-        })
+        // The window is configurable: a commit that NOTIFYs holds PostgreSQL's notify lock
+        // through its WAL flush, so commits that notify never group.
+        let enqueuer = Enqueuer(pool: pool, debounceWindowNanos: UInt64(config.notifyWindow * 1e9))
         let waiters = JobWaiters()
         let context = IngressContext(
             pool: pool,

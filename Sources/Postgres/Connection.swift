@@ -110,11 +110,31 @@ public final class Connection: @unchecked Sendable {
         do {
             let value = try body(self)
             try execute("COMMIT")
+            runAfterCommit()
             return value
         } catch {
+            afterCommit.removeAll()
             if PQstatus(handle) == CONNECTION_OK && isInTransaction { try? execute("ROLLBACK") }
             throw error
         }
+    }
+
+    /// Actions waiting for the open transaction's COMMIT (dropped at ROLLBACK).
+    private var afterCommit: [() -> Void] = []
+
+    /// Runs `action` once what this connection has written so far is committed: at once when
+    /// no transaction is open (the last statement committed on its own), otherwise after the
+    /// COMMIT of `transaction`; never if it rolls back. Only transactions opened with
+    /// `transaction` run these (a hand-written `BEGIN`/`COMMIT` would not), and a savepoint
+    /// rolled back keeps them: meant for wake-ups, where one too many costs nothing.
+    public func onCommit(_ action: @escaping () -> Void) {
+        if isInTransaction { afterCommit.append(action) } else { action() }
+    }
+
+    private func runAfterCommit() {
+        let actions = afterCommit
+        afterCommit.removeAll()
+        for action in actions { action() }
     }
 
     private var savepointDepth = 0

@@ -19,8 +19,8 @@ public final class Enqueuer: Sendable {
     }
 
     /// An enqueuer whose trailing NOTIFYs go through `pool`.
-    public convenience init(pool: ConnectionPool) {
-        self.init(trailingSender: { queue in
+    public convenience init(pool: ConnectionPool, debounceWindowNanos: UInt64 = 1_000_000) {
+        self.init(debounceWindowNanos: debounceWindowNanos, trailingSender: { queue in
             Task.detached {
                 _ = try? await pool.withConnection { try $0.query(JobQueries.notify, [Channels.jobs, queue]) }
             }
@@ -35,12 +35,33 @@ public final class Enqueuer: Sendable {
 
     /// Inserts a batch in one statement; answers in the order of `jobs`. A job whose key exists
     /// (among jobs not yet pruned; for `uniqueWhileActive`, among unfinished ones) is not
-    /// inserted: its answer carries the existing job's id, kind and args.
+    /// inserted: its answer carries the existing job's id, kind and args. All or nothing: a
+    /// batch that needs more than one statement (keys that conflict) runs in a transaction
+    /// when the caller has none, so a failure leaves no job behind to be inserted twice by a retry.
     @discardableResult
     public func enqueue(_ jobs: [NewJob], on connection: Connection) throws -> [EnqueueResult] {
         guard !jobs.isEmpty else { return [] }
         for job in jobs { try job.validate() }
-        let notify = shouldNotifyInline(queues: Set(jobs.map(\.queue)))
+        let plan = planNotify(queues: Set(jobs.map(\.queue)))
+        let answers: [EnqueueResult]
+        if jobs.count > 1 && !connection.isInTransaction && jobs.contains(where: { $0.uniqueKey != nil }) {
+            answers = try connection.transaction { tx in try insert(jobs, notify: plan.inline, on: tx) }
+        } else {
+            answers = try insert(jobs, notify: plan.inline, on: connection)
+        }
+        // A trailing NOTIFY sent before the insert commits would wake workers to find nothing.
+        if !plan.trailing.isEmpty { connection.onCommit { self.scheduleTrailing(plan.trailing) } }
+        return answers
+    }
+
+    private func insert(_ jobs: [NewJob], notify: Bool, on connection: Connection) throws -> [EnqueueResult] {
+        if jobs.count == 1, let j = jobs.first, j.uniqueKey == nil, !notify {
+            let row = try connection.query(JobQueries.insertPlain, [
+                j.queue, j.kind, j.argsJSON, j.priority, j.maxAttempts, j.runAt, j.notifyOnFinish,
+            ]).first
+            guard let row else { throw QueueError.conflict("the insert of a \(j.kind) job returned no id; try again") }
+            return [EnqueueResult(id: try row.int64("id"), inserted: true)]
+        }
         var answers = [EnqueueResult?](repeating: nil, count: jobs.count)
         var pending = Array(jobs.indices)
         // A key that conflicted but whose job vanished before we read it (pruned or finished
@@ -106,30 +127,33 @@ public final class Enqueuer: Sendable {
         return answers.map { $0! }
     }
 
-    /// Applies the debounce to the queues of one insert; plans trailing NOTIFYs as needed.
-    private func shouldNotifyInline(queues: Set<String>) -> Bool {
-        guard let trailingSender else { return true }
+    /// Applies the debounce to the queues of one insert: whether it notifies inline, and the
+    /// queues that want a trailing NOTIFY once it commits.
+    private func planNotify(queues: Set<String>) -> (inline: Bool, trailing: [String]) {
+        guard trailingSender != nil else { return (true, []) }
         let now = DispatchTime.now().uptimeNanoseconds
-        var inline = false
-        var trailing: [(String, UInt64)] = []
-        debouncer.withLock { d in
+        return debouncer.withLock { d in
+            var inline = false
+            var trailing: [String] = []
             for queue in queues {
-                switch d.decide(queue: queue, nowNanos: now) {
-                case .now: inline = true
-                case .trailing(let at): trailing.append((queue, at))
-                case .covered: break
-                }
+                if d.decide(queue: queue, nowNanos: now) { inline = true } else { trailing.append(queue) }
             }
+            // One inline NOTIFY per statement wakes every queue it inserted into.
+            return inline ? (true, []) : (false, trailing)
         }
-        for (queue, at) in trailing {
-            // A little after the window, so the insert that asked for it has usually committed.
-            let delay = at > now ? at - now : 0
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(delay) + 1_000_000)) { [self] in
+    }
+
+    /// Called once the insert that skipped the NOTIFY has committed.
+    private func scheduleTrailing(_ queues: [String]) {
+        guard let trailingSender else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        for queue in queues {
+            guard let at = debouncer.withLock({ $0.committed(queue: queue, nowNanos: now) }) else { continue }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(at - now))) { [self] in
                 if debouncer.withLock({ $0.trailingDue(queue: queue, nowNanos: DispatchTime.now().uptimeNanoseconds) }) {
                     trailingSender(queue)
                 }
             }
         }
-        return inline
     }
 }

@@ -2,24 +2,17 @@
 ///
 /// A NOTIFY takes a cluster-wide lock at commit, so transactions that notify commit one at a
 /// time: one NOTIFY per job would cap enqueue at the speed of serial commits. At most one
-/// NOTIFY per queue per `window` is sent with an insert; an insert inside the window instead
-/// asks for one trailing NOTIFY at the window's end, so the last jobs of a burst do not wait
-/// for the workers' fallback poll. A plain value: the rules are tested without a database.
+/// NOTIFY per queue per `window` is sent with an insert. An insert inside the window sends
+/// none; once it has committed it arms one trailing NOTIFY at the window's end, so the last
+/// jobs of a burst do not wait for the workers' fallback poll. Arming at commit (not at the
+/// insert) matters: a trailing NOTIFY that went out before the insert committed would wake the
+/// workers to an empty queue. A plain value: the rules are tested without a database.
 public struct NotifyDebouncer: Sendable {
-    public enum Decision: Equatable, Sendable {
-        /// Notify with this insert.
-        case now
-        /// Do not notify with this insert; send a trailing NOTIFY at this time (ns).
-        case trailing(atNanos: UInt64)
-        /// A trailing NOTIFY is already planned; nothing more to do.
-        case covered
-    }
-
     public let windowNanos: UInt64
+    /// When each queue's last inline NOTIFY was decided.
     private var lastSent: [String: UInt64] = [:]
-    private var trailingPlanned: [String: UInt64] = [:]
-    /// When each planned trailing NOTIFY was asked for.
-    private var trailingAskedAt: [String: UInt64] = [:]
+    /// Each queue's armed trailing NOTIFY: when it was armed.
+    private var armedAt: [String: UInt64] = [:]
 
     /// 1 ms: a few NOTIFYs per millisecond cost nothing measurable, and at 200 jobs/s every
     /// job still gets its own wake-up (enqueue→start p50 stays about 1 ms).
@@ -27,25 +20,28 @@ public struct NotifyDebouncer: Sendable {
         self.windowNanos = windowNanos
     }
 
-    public mutating func decide(queue: String, nowNanos: UInt64) -> Decision {
-        if let planned = trailingPlanned[queue], planned > nowNanos { return .covered }
-        if let last = lastSent[queue], nowNanos &- last < windowNanos {
-            let at = last + windowNanos
-            trailingPlanned[queue] = at
-            trailingAskedAt[queue] = nowNanos
-            return .trailing(atNanos: at)
-        }
+    /// True: notify with this insert. False: call `committed` once it has committed.
+    public mutating func decide(queue: String, nowNanos: UInt64) -> Bool {
+        if let last = lastSent[queue], nowNanos &- last < windowNanos { return false }
         lastSent[queue] = nowNanos
-        return .now
+        return true
     }
 
-    /// The planned trailing NOTIFY for `queue` is due: true to send it, false when an insert
-    /// after the one that asked for it notified already (a steady stream then sends one
-    /// NOTIFY per window, not two).
+    /// An insert that did not notify has committed: returns when to send a trailing NOTIFY,
+    /// or nil when one is armed already (it goes out after this commit, so it covers it).
+    public mutating func committed(queue: String, nowNanos: UInt64) -> UInt64? {
+        guard armedAt[queue] == nil else { return nil }
+        armedAt[queue] = nowNanos
+        let windowEnd = (lastSent[queue] ?? 0) &+ windowNanos
+        return max(windowEnd, nowNanos)
+    }
+
+    /// The armed trailing NOTIFY for `queue` is due: true to send it, false when an insert
+    /// decided after it was armed notifies anyway (a steady stream then sends one NOTIFY per
+    /// window, not two).
     public mutating func trailingDue(queue: String, nowNanos: UInt64) -> Bool {
-        trailingPlanned[queue] = nil
-        let askedAt = trailingAskedAt.removeValue(forKey: queue) ?? 0
-        if let last = lastSent[queue], last > askedAt { return false }
+        let armed = armedAt.removeValue(forKey: queue) ?? 0
+        if let last = lastSent[queue], last > armed { return false }
         lastSent[queue] = nowNanos
         return true
     }

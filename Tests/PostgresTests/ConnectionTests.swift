@@ -53,6 +53,27 @@ final class ConnectionTests: XCTestCase {
         XCTAssertThrowsError(try c.query("SELEKT 1")) { XCTAssertEqual(($0 as? PostgresError)?.sqlState, "42601") }
     }
 
+    func testOnCommitRunsAfterCommitOnlyAndAtOnceOutsideATransaction() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        var ran: [String] = []
+        c.onCommit { ran.append("autocommit") }
+        XCTAssertEqual(ran, ["autocommit"], "no transaction open: what was written is committed")
+        try c.transaction { tx in
+            tx.onCommit { ran.append("committed") }
+            try tx.savepoint { sp in sp.onCommit { ran.append("inner") } }
+            XCTAssertEqual(ran, ["autocommit"], "nothing runs before COMMIT")
+        }
+        XCTAssertEqual(ran, ["autocommit", "committed", "inner"])
+        struct Abort: Error {}
+        XCTAssertThrowsError(try c.transaction { tx in
+            tx.onCommit { ran.append("rolled back") }
+            throw Abort()
+        })
+        try c.transaction { _ in }
+        XCTAssertEqual(ran, ["autocommit", "committed", "inner"], "dropped with the rollback")
+    }
+
     func testPoolReplacesConnectionsTheServerDropped() async throws {
         let db = try TestDatabase.create()
         let pool = db.pool(2)

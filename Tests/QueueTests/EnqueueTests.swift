@@ -97,16 +97,46 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(try Enqueuer().enqueue(permanent, on: c), EnqueueResult(id: p.id, inserted: false, existingKind: "bench.noop", existingArgs: [:]))
     }
 
-    func testDebouncerSendsOnePerWindowAndPlansATrailingOne() {
+    func testTrailingNotifyIsSentOnlyAfterTheCallersCommit() async throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let sent = LockedBox<[String]>([])
+        // A window long enough that the second insert cannot notify inline.
+        let enqueuer = Enqueuer(debounceWindowNanos: 50_000_000, trailingSender: { queue in sent.mutate { $0.append(queue) } })
+        try c.transaction { tx in
+            try enqueuer.enqueue(NewJob(kind: "bench.noop", queue: "q"), on: tx)
+            try enqueuer.enqueue(NewJob(kind: "bench.noop", queue: "q"), on: tx)
+            XCTAssertEqual(sent.value, [], "not armed before COMMIT")
+        }
+        try await waitUntil("the trailing NOTIFY went out after the commit") { sent.value == ["q"] }
+        // Keyed batch outside a transaction: all or nothing, and a replay finds the same jobs.
+        let keyed = [NewJob(kind: "bench.noop", queue: "q", uniqueKey: "a"), NewJob(kind: "bench.noop", queue: "q", uniqueKey: "b")]
+        let first = try Enqueuer().enqueue(keyed, on: c)
+        let again = try Enqueuer().enqueue(keyed + [NewJob(kind: "bench.noop", queue: "q", uniqueKey: "c")], on: c)
+        XCTAssertEqual(again.prefix(2).map(\.id), first.map(\.id))
+        XCTAssertEqual(again.map(\.inserted), [false, false, true])
+        XCTAssertFalse(c.isInTransaction)
+    }
+
+    func testDebouncerSendsOnePerWindowAndArmsATrailingOneAtCommit() {
         var d = NotifyDebouncer(windowNanos: 1_000_000)
-        XCTAssertEqual(d.decide(queue: "q", nowNanos: 10_000_000), .now)
-        XCTAssertEqual(d.decide(queue: "q", nowNanos: 10_200_000), .trailing(atNanos: 11_000_000))
-        XCTAssertEqual(d.decide(queue: "q", nowNanos: 10_500_000), .covered, "one trailing NOTIFY covers the burst")
-        XCTAssertEqual(d.decide(queue: "other", nowNanos: 10_500_000), .now, "queues are independent")
-        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 11_000_000), "nothing notified since the burst: send it")
-        XCTAssertEqual(d.decide(queue: "q", nowNanos: 11_500_000), .trailing(atNanos: 12_000_000))
-        XCTAssertEqual(d.decide(queue: "q", nowNanos: 13_000_000), .now, "after the window, inline again")
-        XCTAssertFalse(d.trailingDue(queue: "q", nowNanos: 13_100_000), "the inline NOTIFY at 13 ms covered the insert of 11.5 ms")
-        XCTAssertEqual(d.decide(queue: "q", nowNanos: 13_200_000), .trailing(atNanos: 14_000_000), "a new burst plans its own")
+        XCTAssertTrue(d.decide(queue: "q", nowNanos: 10_000_000))
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 10_200_000), "inside the window: no inline NOTIFY")
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 10_300_000))
+        XCTAssertTrue(d.decide(queue: "other", nowNanos: 10_300_000), "queues are independent")
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 10_400_000), 11_000_000, "armed at commit, sent at the window's end")
+        XCTAssertNil(d.committed(queue: "q", nowNanos: 10_500_000), "the armed one goes out after this commit: it covers it")
+        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 11_000_000), "nothing notified since it was armed: send it")
+        // A commit slower than the window arms a NOTIFY for right after it, never before.
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 11_500_000))
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 14_000_000), 14_000_000)
+        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 14_000_000))
+        // An inline NOTIFY decided after the trailing one was armed makes it redundant.
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 14_500_000))
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 14_600_000), 15_000_000)
+        XCTAssertTrue(d.decide(queue: "q", nowNanos: 15_100_000), "after the window, inline again")
+        XCTAssertFalse(d.trailingDue(queue: "q", nowNanos: 15_200_000), "the inline NOTIFY at 15.1 ms covers the commit of 14.6 ms")
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 15_300_000))
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 15_400_000), 16_100_000, "a new burst arms its own")
     }
 }

@@ -127,7 +127,9 @@ public final class EnqueueBatcher: Sendable {
         let jobs = items.map(\.job)
         let events = items.map(\.stripeEvent)
         guard events.contains(where: { $0 != nil }) else {
-            // Jobs only: the INSERT is one statement, atomic on its own; no BEGIN/COMMIT round trips.
+            // Jobs only: the enqueuer keeps the batch all or nothing (one statement, or its own
+            // transaction when keys need a second one), so no BEGIN/COMMIT round trips here and
+            // the one-by-one retry below never inserts a job twice.
             return try await pool.withConnection { c in try enqueuer.enqueue(jobs, on: c) }
         }
         return try await pool.transaction { tx in
