@@ -46,6 +46,14 @@ public struct Finish: Sendable, Equatable {
         }
     }
 
+    /// The same outcome without the result and message the database refused (a `\\u0000` in
+    /// jsonb, say): the job still ends as decided, with a note of why its details are missing.
+    public func withoutRefusedPayload(_ reason: String) -> Finish {
+        let note = "the database refused this outcome's details: \(reason)"
+        return Finish(jobID: jobID, state: state, result: result == nil ? nil : JSON.object(["refused": .string(note)]),
+                      delayMilliseconds: delayMilliseconds, errorMessage: errorMessage == nil ? nil : note)
+    }
+
     static func milliseconds(_ seconds: TimeInterval) -> Int64 {
         Int64(max(0, (seconds * 1000).rounded()))
     }

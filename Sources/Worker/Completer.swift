@@ -62,6 +62,23 @@ final class Completer: Sendable {
         await finished.wait(seconds: nil)
     }
 
+    /// The server refused this job's outcome on its own: write it without its result and
+    /// message, so the job still ends as decided rather than running again.
+    private func writeWithoutPayload(_ finish: Finish, refusedBecause error: any Error) async {
+        let workerID = self.workerID
+        let fallback = finish.withoutRefusedPayload(String(describing: error))
+        do {
+            _ = try await pool.withConnection { try FinishBatch([fallback]).run(on: $0, workerID: workerID) }
+            Log.warn("the database refused a finished job's result or message; recorded the outcome without them",
+                     ["job_id": finish.jobID, "outcome": finish.state.rawValue, "error": error])
+        } catch {
+            // Still `running` in the database: its lease lapses and the rescuer retries it.
+            Log.error("could not record a finished job; its lease will lapse and it will run again",
+                      ["job_id": finish.jobID, "outcome": finish.state.rawValue, "error": error])
+        }
+        held.release(finish.jobID)
+    }
+
     private func flush(_ batch: [Finish]) async {
         let workerID = self.workerID
         do {
@@ -77,9 +94,17 @@ final class Completer: Sendable {
             }
             if soonest.isFinite { dueSoon(soonest) }
         } catch {
-            let retryIn = batcher.withLock { $0.flushFailed(batch) }
-            Log.warn("could not record finished jobs, will retry", ["count": batch.count, "retry_in_s": retryIn, "error": error])
-            await wake.wait(seconds: retryIn)
+            let refused = (error as? PostgresError)?.isRefusedData == true
+            switch batcher.withLock({ $0.flushFailed(batch, refusedData: refused) }) {
+            case .retry(let seconds) where refused:
+                Log.warn("the database refused a batch of finished jobs; writing them one at a time", ["count": batch.count, "error": error])
+                await wake.wait(seconds: seconds)
+            case .retry(let seconds):
+                Log.warn("could not record finished jobs, will retry", ["count": batch.count, "retry_in_s": seconds, "error": error])
+                await wake.wait(seconds: seconds)
+            case .drop(let finish):
+                await writeWithoutPayload(finish, refusedBecause: error)
+            }
         }
     }
 }

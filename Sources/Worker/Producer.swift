@@ -14,6 +14,7 @@ final class Producer: Sendable {
     private let wake = WakeSignal()
     /// Signalled once `run()` has returned: no claim is in flight any more.
     private let exited = WakeSignal()
+    private let hasExited = Atomic<Bool>(false)
     private let pool: ConnectionPool
     private let workerID: String
     private let leaseMilliseconds: Int64
@@ -48,6 +49,7 @@ final class Producer: Sendable {
             }
             switch action {
             case .stop:
+                hasExited.store(true, ordering: .releasing)
                 exited.signal()
                 return
             case .wait(let seconds):
@@ -118,8 +120,10 @@ final class Producer: Sendable {
     /// Waits (at most `seconds`) until `run()` has returned after `stop()`. A claim in flight
     /// when the stop came has marked its jobs `running` in the database; once this returns they
     /// are held here too, so shutdown lets them finish instead of giving them back unstarted.
-    func waitStopped(seconds: Double) async {
+    /// Returns false when it had not stopped in time.
+    func waitStopped(seconds: Double) async -> Bool {
         await exited.wait(seconds: seconds)
+        return hasExited.load(ordering: .acquiring)
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

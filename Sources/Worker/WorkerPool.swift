@@ -138,35 +138,17 @@ public final class WorkerPool: Service {
     /// Stop claiming; let running jobs finish within the grace period; cancel the rest; write
     /// every outcome; give back what is still held (`available`, attempt not used); leave.
     private func gracefulStop() async {
-        let start = DispatchTime.now().uptimeNanoseconds
-        for p in producers.values { p.stop() }
-        let graceEnd = start + UInt64(config.shutdownGrace * 1e9)
-        // A claim may be in flight: its jobs are already `running` in the database but not yet
-        // held here. Counting before it lands would give them back unstarted (seen in CI: a
-        // SIGTERM 100 ms after start gave back a job that had 8 s of grace to finish).
-        for p in producers.values {
-            let now = DispatchTime.now().uptimeNanoseconds
-            await p.waitStopped(seconds: now < graceEnd ? Double(graceEnd - now) / 1e9 : 0)
-        }
-        let running = held.runningCount
-        Log.info("shutting down: no more claims", ["running": running, "grace_s": config.shutdownGrace])
-        while held.runningCount > 0 {
-            let now = DispatchTime.now().uptimeNanoseconds
-            guard now < graceEnd else { break }
-            await jobEnded.wait(seconds: Double(graceEnd - now) / 1e9)
-        }
+        let graceEnd = DispatchTime.now().uptimeNanoseconds + UInt64(config.shutdownGrace * 1e9)
+        await stopClaiming(deadline: graceEnd)
+        Log.info("shutting down: no more claims", ["running": held.runningCount, "grace_s": config.shutdownGrace])
+        await waitForRunningJobs(deadline: graceEnd)
         let unfinished = held.runningCount
         if unfinished > 0 {
             Log.warn("grace period over, interrupting running jobs; they go back to the queue", ["count": unfinished])
             held.cancelAll(reason: .shutdown)
             // Give cancelled runs a moment to unwind (a run blocked in a database call cannot be
             // interrupted; the give-back below makes whatever it does later not apply).
-            let unwindEnd = DispatchTime.now().uptimeNanoseconds + 2_000_000_000
-            while held.runningCount > 0 {
-                let now = DispatchTime.now().uptimeNanoseconds
-                guard now < unwindEnd else { break }
-                await jobEnded.wait(seconds: Double(unwindEnd - now) / 1e9)
-            }
+            await waitForRunningJobs(deadline: DispatchTime.now().uptimeNanoseconds + 2_000_000_000)
         }
         await completer.finish(within: 10)
         let workerID = self.workerID
@@ -195,6 +177,32 @@ public final class WorkerPool: Service {
             }
         }
         pool.close()
+    }
+
+    /// Stops the producers and waits until none has a claim in flight: a claim's jobs are
+    /// `running` in the database before they are held here, and counting them too early would
+    /// give them back unstarted (seen in CI: a SIGTERM 100 ms after start gave back a job that
+    /// had 8 s of grace to finish). A claim is one short statement, so the wait may run a few
+    /// seconds past the grace period rather than leave jobs to lapse after exit.
+    private func stopClaiming(deadline: UInt64) async {
+        for p in producers.values { p.stop() }
+        let latest = deadline + 5_000_000_000
+        for p in producers.values {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if await !p.waitStopped(seconds: now < latest ? Double(latest - now) / 1e9 : 0) {
+                Log.warn("a claim is still in flight at shutdown; jobs it takes will be rescued when their lease lapses",
+                         ["queue": p.queue])
+            }
+        }
+    }
+
+    /// Returns when no job runs here any more, or at `deadline` (uptime ns).
+    private func waitForRunningJobs(deadline: UInt64) async {
+        while held.runningCount > 0 {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < deadline else { return }
+            await jobEnded.wait(seconds: Double(deadline - now) / 1e9)
+        }
     }
 
     private func register() async throws {

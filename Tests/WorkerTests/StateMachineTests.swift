@@ -52,11 +52,30 @@ final class StateMachineTests: XCTestCase {
         b.flushSucceeded()
         let second = b.takeBatch()!
         XCTAssertEqual(second.map(\.jobID), [2, 3, 4], "at most maxBatch")
-        let wait = b.flushFailed(second)
+        guard case .retry(let wait) = b.flushFailed(second, refusedData: false) else { return XCTFail("a lost connection is retried") }
         XCTAssertGreaterThan(wait, 0)
         XCTAssertEqual(b.takeBatch()?.map(\.jobID), [2, 3, 4], "a failed batch is retried first")
         b.flushSucceeded()
         XCTAssertEqual(b.takeBatch()?.map(\.jobID), [5])
+        b.flushSucceeded()
+        XCTAssertTrue(b.isIdle)
+    }
+
+    func testCompletionBatcherSplitsARefusedBatchAndDropsOnlyTheRefusedJob() {
+        var b = CompletionBatcher(maxBatch: 3)
+        func f(_ id: Int64) -> Finish { Finish(jobID: id, state: .completed) }
+        for id: Int64 in 1...4 { _ = b.add(f(id)) }
+        let batch = b.takeBatch()!
+        XCTAssertEqual(batch.map(\.jobID), [1, 2, 3])
+        XCTAssertEqual(b.flushFailed(batch, refusedData: true), .retry(afterSeconds: 0), "split at once, no backoff")
+        XCTAssertEqual(b.takeBatch()?.map(\.jobID), [1], "one at a time")
+        b.flushSucceeded()
+        let suspect = b.takeBatch()!
+        XCTAssertEqual(suspect.map(\.jobID), [2])
+        XCTAssertEqual(b.flushFailed(suspect, refusedData: true), .drop(f(2)), "refused alone: this is the bad one")
+        XCTAssertEqual(b.takeBatch()?.map(\.jobID), [3], "the rest of the refused batch still one at a time")
+        b.flushSucceeded()
+        XCTAssertEqual(b.takeBatch()?.map(\.jobID), [4], "then batches again")
         b.flushSucceeded()
         XCTAssertTrue(b.isIdle)
     }

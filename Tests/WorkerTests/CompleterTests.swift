@@ -1,0 +1,34 @@
+import Foundation
+import Postgres
+import Queue
+import Support
+import TestSupport
+@testable import Worker
+import XCTest
+
+/// The completer against a real database: what it does when the server refuses a batch.
+final class CompleterTests: XCTestCase {
+    func testARefusedOutcomeDoesNotHoldBackTheOthersAndIsRecordedWithoutItsDetails() async throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let ids = try Enqueuer().enqueue((0..<4).map { _ in NewJob(kind: "bench.noop", queue: "default") }, on: c).map(\.id)
+        XCTAssertEqual(try c.query(JobQueries.claim, ["default", 4, "w/1", 30_000]).count, 4)
+        let pool = ConnectionPool(url: db.url, maxConnections: 1)
+        defer { pool.close() }
+        let completer = Completer(pool: pool, workerID: "w/1", held: HeldJobs(), maxBatch: 10, dueSoon: { _ in })
+        // jsonb cannot hold \u0000: the server refuses the whole statement (SQLSTATE 22P05).
+        let poisoned = JSON.object(["text": .string("a\u{0000}b")])
+        for (n, id) in ids.enumerated() {
+            completer.submit(Finish(jobID: id, state: .completed, result: n == 1 ? poisoned : ["n": .int(n)]))
+        }
+        let run = Task { await completer.run() }
+        await completer.finish(within: 10)
+        await run.value
+        let rows = try c.query("SELECT id, state::text AS state, result FROM jobs ORDER BY id")
+        XCTAssertEqual(try rows.map { try $0.string("state") }, ["completed", "completed", "completed", "completed"])
+        XCTAssertEqual(try rows[0].json("result")["n"]?.int, 0, "the good outcomes are written as they were")
+        XCTAssertEqual(try rows[3].json("result")["n"]?.int, 3)
+        let note = try XCTUnwrap(try rows[1].json("result")["refused"]?.string)
+        XCTAssertTrue(note.contains("22P05"), note)
+    }
+}
