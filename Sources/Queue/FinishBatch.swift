@@ -7,7 +7,7 @@ public struct FinishBatch: Sendable {
 
     public init(_ finishes: [Finish]) { self.finishes = finishes }
 
-    /// Returns the ids it changed: those still running and held by `workerID`.
+    /// Returns the ids it changed: those still running, in the same attempt, held by `workerID`.
     @discardableResult
     public func run(on connection: Connection, workerID: String) throws -> Set<Int64> {
         guard !finishes.isEmpty else { return [] }
@@ -17,6 +17,7 @@ public struct FinishBatch: Sendable {
             finishes.map(\.result),
             finishes.map(\.delayMilliseconds),
             finishes.map(\.errorMessage),
+            finishes.map(\.attempt),
             workerID,
         ])
         var changed = Set<Int64>()

@@ -14,6 +14,10 @@ public enum JobOutcome: Sendable, Equatable {
 /// from the outcome, so retry and discard rules are tested without a database.
 public struct Finish: Sendable, Equatable {
     public let jobID: Int64
+    /// The attempt that ran: the write applies only if the job is still in that attempt, so a
+    /// run whose lease lapsed cannot overwrite a later claim of the same job, even one made by
+    /// the same worker process.
+    public let attempt: Int
     public let state: JobState
     public let result: JSON?
     /// For `retryable` and `scheduled` (snooze): when it runs again, from now.
@@ -21,8 +25,9 @@ public struct Finish: Sendable, Equatable {
     /// Recorded in the job's errors for a failure.
     public let errorMessage: String?
 
-    public init(jobID: Int64, state: JobState, result: JSON? = nil, delayMilliseconds: Int64 = 0, errorMessage: String? = nil) {
+    public init(jobID: Int64, attempt: Int, state: JobState, result: JSON? = nil, delayMilliseconds: Int64 = 0, errorMessage: String? = nil) {
         self.jobID = jobID
+        self.attempt = attempt
         self.state = state
         self.result = result
         self.delayMilliseconds = delayMilliseconds
@@ -34,15 +39,15 @@ public struct Finish: Sendable, Equatable {
                               backoff: Backoff, unit: Double = Double.random(in: 0..<1)) -> Finish {
         switch outcome {
         case .completed(let result):
-            return Finish(jobID: jobID, state: .completed, result: result)
+            return Finish(jobID: jobID, attempt: attempt, state: .completed, result: result)
         case .snoozed(let seconds):
-            return Finish(jobID: jobID, state: .scheduled, delayMilliseconds: milliseconds(seconds))
+            return Finish(jobID: jobID, attempt: attempt, state: .scheduled, delayMilliseconds: milliseconds(seconds))
         case .failed(let message, let permanent):
             if permanent || attempt >= maxAttempts {
-                return Finish(jobID: jobID, state: .discarded, errorMessage: message)
+                return Finish(jobID: jobID, attempt: attempt, state: .discarded, errorMessage: message)
             }
             let delay = backoff.delay(afterAttempt: attempt, unit: unit)
-            return Finish(jobID: jobID, state: .retryable, delayMilliseconds: milliseconds(delay), errorMessage: message)
+            return Finish(jobID: jobID, attempt: attempt, state: .retryable, delayMilliseconds: milliseconds(delay), errorMessage: message)
         }
     }
 
@@ -50,7 +55,7 @@ public struct Finish: Sendable, Equatable {
     /// jsonb, say): the job still ends as decided, with a note of why its details are missing.
     public func withoutRefusedPayload(_ reason: String) -> Finish {
         let note = "the database refused this outcome's details: \(reason)"
-        return Finish(jobID: jobID, state: state, result: result == nil ? nil : JSON.object(["refused": .string(note)]),
+        return Finish(jobID: jobID, attempt: attempt, state: state, result: result == nil ? nil : JSON.object(["refused": .string(note)]),
                       delayMilliseconds: delayMilliseconds, errorMessage: errorMessage == nil ? nil : note)
     }
 

@@ -94,13 +94,14 @@ public enum JobQueries {
         RETURNING j.id, j.queue, j.kind, j.args, j.attempt, j.max_attempts, j.priority, j.created_at
         """)
 
-    /// Finishes a batch of running jobs held by `$6`: completed, retryable (with its delay),
-    /// discarded, snoozed (`scheduled`, the attempt given back) or cancelled. Returns the jobs
-    /// it changed; a job missing from the answer was no longer ours (rescued or cancelled).
+    /// Finishes a batch of running jobs held by `$7`, each in the attempt that ran (`$6`):
+    /// completed, retryable (with its delay), discarded, snoozed (`scheduled`, the attempt
+    /// given back) or cancelled. Returns the jobs it changed; a job missing from the answer was
+    /// no longer ours (rescued, cancelled, or claimed again since).
     public static let finish = Query("tally_job_finish", """
         WITH r AS (
-            SELECT * FROM unnest($1::bigint[], $2::job_state[], $3::jsonb[], $4::bigint[], $5::text[])
-                AS r(id, state, result, delay_ms, message)
+            SELECT * FROM unnest($1::bigint[], $2::job_state[], $3::jsonb[], $4::bigint[], $5::text[], $6::integer[])
+                AS r(id, state, result, delay_ms, message, attempt)
         ), done AS (
             UPDATE jobs j SET
                 state = r.state,
@@ -114,7 +115,7 @@ public enum JobQueries {
                               ELSE j.errors || jsonb_build_array(jsonb_build_object(
                                   'at', now(), 'attempt', j.attempt, 'message', r.message)) END
             FROM r
-            WHERE j.id = r.id AND j.state = 'running' AND j.locked_by = $6
+            WHERE j.id = r.id AND j.state = 'running' AND j.locked_by = $7 AND j.attempt = r.attempt
             RETURNING j.id, j.state, j.notify_finish
         ), notified AS (
             SELECT pg_notify('\(Channels.jobFinished)', id::text || ':' || state::text)
@@ -123,11 +124,22 @@ public enum JobQueries {
         SELECT id, (SELECT count(*) FROM notified) AS notified FROM done
         """)
 
-    /// Extends the leases of the jobs this worker is still running; returns those still ours.
+    /// Extends the leases of the jobs this worker is still running, each in the attempt it
+    /// runs (`$4`, beside the ids of `$1`); returns those still ours.
     public static let renewLeases = Query("tally_job_renew_leases", """
-        UPDATE jobs SET lease_expires_at = now() + $3::bigint * interval '1 millisecond'
-        WHERE id = ANY($1::bigint[]) AND state = 'running' AND locked_by = $2
-        RETURNING id
+        UPDATE jobs j SET lease_expires_at = now() + $3::bigint * interval '1 millisecond'
+        FROM unnest($1::bigint[], $4::integer[]) AS h(id, attempt)
+        WHERE j.id = h.id AND j.attempt = h.attempt AND j.state = 'running' AND j.locked_by = $2
+        RETURNING j.id
+        """)
+
+    /// Locks the jobs of a batch this worker still holds, each in the attempt that runs.
+    public static let lockHeld = Query("tally_job_lock_held", """
+        SELECT j.id FROM jobs j JOIN unnest($1::bigint[], $3::integer[]) AS h(id, attempt)
+            ON j.id = h.id AND j.attempt = h.attempt
+        WHERE j.state = 'running' AND j.locked_by = $2
+        ORDER BY j.id
+        FOR UPDATE OF j
         """)
 
     /// Running jobs whose lease lapsed (their worker died, was killed or cut off) go back to

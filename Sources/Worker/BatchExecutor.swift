@@ -92,17 +92,17 @@ struct BatchExecutor: Sendable {
         }
 
         let held = executor.held
-        for id in outcome.lost {
-            held.runEnded(id)
-            held.release(id)
+        for job in jobs where outcome.lost.contains(job.id) {
+            held.runEnded(job.id, attempt: job.attempt)
+            held.release(job.id, attempt: job.attempt)
         }
         var failed = 0
         for job in jobs {
             guard let result = outcome.outcomes[job.id] else { continue }
-            held.runEnded(job.id)
+            held.runEnded(job.id, attempt: job.attempt)
             switch result {
             case .completed, .deferred:
-                held.release(job.id)
+                held.release(job.id, attempt: job.attempt)
             case .failed(let message, let permanent):
                 failed += 1
                 executor.completer.submit(Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts,
@@ -144,7 +144,8 @@ struct BatchExecutor: Sendable {
             var mine = jobs
             var lost: [Int64] = []
             if lockFirst {
-                let held = Set(try tx.query(lockHeld, [jobs.map(\.id), context.workerID]).map { try $0.int64("id") })
+                let held = Set(try tx.query(JobQueries.lockHeld, [jobs.map(\.id), context.workerID, jobs.map(\.attempt)])
+                    .map { try $0.int64("id") })
                 mine = jobs.filter { held.contains($0.id) }
                 lost = jobs.map(\.id).filter { !held.contains($0) }
                 guard !mine.isEmpty else { return ([:], lost) }
@@ -154,7 +155,9 @@ struct BatchExecutor: Sendable {
             var finishes: [Finish] = []
             for (job, result) in zip(mine, results) {
                 outcomes[job.id] = result
-                if case .completed(let json) = result { finishes.append(Finish(jobID: job.id, state: .completed, result: json)) }
+                if case .completed(let json) = result {
+                    finishes.append(Finish(jobID: job.id, attempt: job.attempt, state: .completed, result: json))
+                }
             }
             let changed = try FinishBatch(finishes).run(on: tx, workerID: context.workerID)
             if changed.count < finishes.count {
@@ -164,12 +167,4 @@ struct BatchExecutor: Sendable {
             return (outcomes, lost)
         }
     }
-
-    /// The jobs of the batch still running and held by this worker, locked until commit (so
-    /// no rescue or cancel can slip between the effects and the completion).
-    static let lockHeld = Query("tally_batch_lock_held", """
-        SELECT id FROM jobs WHERE id = ANY($1::bigint[]) AND state = 'running' AND locked_by = $2
-        ORDER BY id
-        FOR UPDATE
-        """)
 }

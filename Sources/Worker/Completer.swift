@@ -76,7 +76,7 @@ final class Completer: Sendable {
             Log.error("could not record a finished job; its lease will lapse and it will run again",
                       ["job_id": finish.jobID, "outcome": finish.state.rawValue, "error": error])
         }
-        held.release(finish.jobID)
+        held.release(finish.jobID, attempt: finish.attempt)
     }
 
     private func flush(_ batch: [Finish]) async {
@@ -84,7 +84,7 @@ final class Completer: Sendable {
         do {
             let changed = try await pool.withConnection { try FinishBatch(batch).run(on: $0, workerID: workerID) }
             batcher.withLock { $0.flushSucceeded() }
-            held.release(batch.map(\.jobID))
+            held.release(batch)
             if changed.count < batch.count {
                 Log.debug("finished jobs no longer held here were left as they are", ["count": batch.count - changed.count])
             }

@@ -44,7 +44,7 @@ struct Executor: Sendable {
                 label = "lease_lost"
                 errorText = error.description
             } catch {
-                switch held.reason(job.id) {
+                switch held.reason(job.id, attempt: job.attempt) {
                 case .operatorCancelled?:
                     label = "cancelled"
                 case .shutdown?:
@@ -73,14 +73,14 @@ struct Executor: Sendable {
             errorText = message
         }
 
-        held.runEnded(job.id)
+        held.runEnded(job.id, attempt: job.attempt)
         if let outcome {
             let finish = Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, outcome: outcome, backoff: backoff)
             if finish.state == .discarded && label == "failed" { label = "discarded" }
             if finish.state == .retryable { label = "retry" }
             completer.submit(finish)
         } else {
-            held.release(job.id)
+            held.release(job.id, attempt: job.attempt)
         }
 
         if Log.enabled(.info) {

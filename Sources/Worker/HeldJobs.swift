@@ -1,8 +1,13 @@
 import Dispatch
+import Queue
 import Synchronization
 
 /// The jobs this process holds: claimed and not yet written back. Their leases are renewed;
 /// their tasks can be cancelled (operator cancel, timeout, shutdown, lost lease).
+///
+/// One entry per job, for the attempt that runs. A run whose lease lapsed may still be going
+/// when this process claims the same job again; the new claim replaces its entry and cancels
+/// it, and whatever the stale run reports later (ended, released) no longer touches the entry.
 final class HeldJobs: Sendable {
     enum CancelReason: Sendable, Equatable {
         case operatorCancelled
@@ -12,6 +17,7 @@ final class HeldJobs: Sendable {
     }
 
     private struct Entry {
+        var attempt: Int
         var task: Task<Void, Never>?
         var deadline: UInt64
         var timeout: Double
@@ -21,14 +27,22 @@ final class HeldJobs: Sendable {
 
     private let entries = Mutex<[Int64: Entry]>([:])
 
-    /// Holds a claimed job whose run may take `timeout` seconds.
-    func hold(_ id: Int64, timeout: Double, now: UInt64) {
+    /// Holds attempt `attempt` of a claimed job whose run may take `timeout` seconds.
+    func hold(_ id: Int64, attempt: Int, timeout: Double, now: UInt64) {
         let deadline = now &+ UInt64(min(timeout, 1e9) * 1e9)
-        entries.withLock { $0[id] = Entry(task: nil, deadline: deadline, timeout: timeout) }
+        let stale = entries.withLock { e -> Task<Void, Never>? in
+            let old = e[id]
+            e[id] = Entry(attempt: attempt, task: nil, deadline: deadline, timeout: timeout)
+            return old?.running == true ? old?.task : nil
+        }
+        // The earlier attempt's lease lapsed and the job was rescued: its results cannot be
+        // written any more (the finish checks the attempt), so stop it.
+        stale?.cancel()
     }
 
-    func attach(_ id: Int64, task: Task<Void, Never>) {
+    func attach(_ id: Int64, attempt: Int, task: Task<Void, Never>) {
         let cancelNow = entries.withLock { e -> Bool in
+            guard e[id]?.attempt == attempt else { return true }
             e[id]?.task = task
             return e[id]?.reason != nil
         }
@@ -36,19 +50,24 @@ final class HeldJobs: Sendable {
     }
 
     /// The handler returned; the job is held until its outcome is written.
-    func runEnded(_ id: Int64) {
+    func runEnded(_ id: Int64, attempt: Int) {
         entries.withLock { e in
+            guard e[id]?.attempt == attempt else { return }
             e[id]?.running = false
             e[id]?.task = nil
         }
     }
 
-    func release(_ id: Int64) {
-        _ = entries.withLock { $0.removeValue(forKey: id) }
+    func release(_ id: Int64, attempt: Int) {
+        entries.withLock { e in
+            if e[id]?.attempt == attempt { e.removeValue(forKey: id) }
+        }
     }
 
-    func release(_ ids: some Sequence<Int64>) {
-        entries.withLock { e in for id in ids { e.removeValue(forKey: id) } }
+    func release(_ finishes: [Finish]) {
+        entries.withLock { e in
+            for f in finishes where e[f.jobID]?.attempt == f.attempt { e.removeValue(forKey: f.jobID) }
+        }
     }
 
     /// Cancels a running job's task; false when it is not running here.
@@ -63,9 +82,19 @@ final class HeldJobs: Sendable {
         return task != nil
     }
 
-    func reason(_ id: Int64) -> CancelReason? { entries.withLock { $0[id]?.reason } }
+    /// Why attempt `attempt`'s run was cancelled; `.leaseLost` once a later claim replaced it.
+    func reason(_ id: Int64, attempt: Int) -> CancelReason? {
+        entries.withLock { e in
+            guard let entry = e[id] else { return nil }
+            return entry.attempt == attempt ? entry.reason : .leaseLost
+        }
+    }
 
-    var ids: [Int64] { entries.withLock { Array($0.keys) } }
+    /// The jobs held, each with the attempt that runs (for lease renewal).
+    var leases: [(id: Int64, attempt: Int)] { entries.withLock { $0.map { (id: $0.key, attempt: $0.value.attempt) } } }
+
+    /// Whether attempt `attempt` of job `id` is still held.
+    func holds(_ id: Int64, attempt: Int) -> Bool { entries.withLock { $0[id]?.attempt == attempt } }
 
     var runningCount: Int { entries.withLock { $0.values.filter(\.running).count } }
 

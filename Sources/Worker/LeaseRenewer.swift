@@ -17,23 +17,23 @@ struct LeaseRenewer: Sendable {
         let interval = config.leaseRenewInterval
         let leaseMs = Int64(config.lease * 1000)
         await loop.run {
-            let ids = held.ids
+            let leases = held.leases
             let workerID = self.workerID
             do {
                 let kept = try await pool.withConnection { c -> Set<Int64> in
                     try c.query(JobQueries.heartbeat, [workerID])
-                    guard !ids.isEmpty else { return [] }
-                    return Set(try c.query(JobQueries.renewLeases, [ids, workerID, leaseMs]).map { try $0.int64("id") })
+                    guard !leases.isEmpty else { return [] }
+                    return Set(try c.query(JobQueries.renewLeases, [leases.map(\.id), workerID, leaseMs, leases.map(\.attempt)])
+                        .map { try $0.int64("id") })
                 }
                 // Jobs released meanwhile (finished and written) are not lost leases.
-                let current = Set(held.ids)
-                for id in ids where !kept.contains(id) && current.contains(id) {
-                    if held.cancel(id, reason: .leaseLost) {
-                        Log.warn("job no longer held by this worker, cancelling its run", ["job_id": id])
+                for lease in leases where !kept.contains(lease.id) && held.holds(lease.id, attempt: lease.attempt) {
+                    if held.cancel(lease.id, reason: .leaseLost) {
+                        Log.warn("job no longer held by this worker, cancelling its run", ["job_id": lease.id, "attempt": lease.attempt])
                     }
                 }
             } catch {
-                Log.warn("lease renewal failed", ["jobs": ids.count, "error": error])
+                Log.warn("lease renewal failed", ["jobs": leases.count, "error": error])
                 return min(interval, 1)
             }
             return interval

@@ -79,25 +79,25 @@ final class Producer: Sendable {
     }
 
     private func start(_ job: ClaimedJob) {
-        held.hold(job.id, timeout: executor.timeout(for: job.kind), now: DispatchTime.now().uptimeNanoseconds)
+        held.hold(job.id, attempt: job.attempt, timeout: executor.timeout(for: job.kind), now: DispatchTime.now().uptimeNanoseconds)
         let executor = self.executor
         let task = Task {
             await executor.execute(job)
             self.ended()
         }
-        held.attach(job.id, task: task)
+        held.attach(job.id, attempt: job.attempt, task: task)
     }
 
     /// Jobs of a `BatchJob` kind claimed together: one task runs them in one transaction.
     private func start(batch: [ClaimedJob]) {
         let now = DispatchTime.now().uptimeNanoseconds
-        for job in batch { held.hold(job.id, timeout: executor.timeout(for: job.kind), now: now) }
+        for job in batch { held.hold(job.id, attempt: job.attempt, timeout: executor.timeout(for: job.kind), now: now) }
         let batchExecutor = BatchExecutor(executor: executor)
         let task = Task {
             await batchExecutor.execute(batch)
             for _ in batch { self.ended() }
         }
-        for job in batch { held.attach(job.id, task: task) }
+        for job in batch { held.attach(job.id, attempt: job.attempt, task: task) }
     }
 
     private func ended() {

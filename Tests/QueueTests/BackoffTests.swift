@@ -22,12 +22,12 @@ final class BackoffTests: XCTestCase {
     func testOutcomesBecomeRowChanges() {
         let b = Backoff(scale: 1)
         XCTAssertEqual(Finish.decide(jobID: 1, attempt: 2, maxAttempts: 20, outcome: .failed(message: "x", permanent: false), backoff: b, unit: 0.5),
-                       Finish(jobID: 1, state: .retryable, delayMilliseconds: 16_000, errorMessage: "x"))
+                       Finish(jobID: 1, attempt: 2, state: .retryable, delayMilliseconds: 16_000, errorMessage: "x"))
         XCTAssertEqual(Finish.decide(jobID: 1, attempt: 20, maxAttempts: 20, outcome: .failed(message: "x", permanent: false), backoff: b).state, .discarded)
         XCTAssertEqual(Finish.decide(jobID: 1, attempt: 1, maxAttempts: 20, outcome: .failed(message: "x", permanent: true), backoff: b).state, .discarded)
         XCTAssertEqual(Finish.decide(jobID: 1, attempt: 3, maxAttempts: 3, outcome: .snoozed(seconds: 2.5), backoff: b),
-                       Finish(jobID: 1, state: .scheduled, delayMilliseconds: 2500), "a snooze never discards")
+                       Finish(jobID: 1, attempt: 3, state: .scheduled, delayMilliseconds: 2500), "a snooze never discards")
         XCTAssertEqual(Finish.decide(jobID: 1, attempt: 1, maxAttempts: 1, outcome: .completed(result: ["a": 1]), backoff: b),
-                       Finish(jobID: 1, state: .completed, result: ["a": 1]))
+                       Finish(jobID: 1, attempt: 1, state: .completed, result: ["a": 1]))
     }
 }

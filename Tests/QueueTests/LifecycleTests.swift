@@ -50,13 +50,31 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(try c.query(JobQueries.rescue, [100]).count, 1)
         XCTAssertEqual(try c.query(JobQueries.promoteDue, [100]).count, 1)
         XCTAssertEqual(try claim(c, "q", 1, worker: "second-worker").first?.attempt, 2)
-        let late = try FinishBatch([Finish(jobID: id, state: .completed, result: ["by": "slow"])]).run(on: c, workerID: "slow-worker")
+        let late = try FinishBatch([Finish(jobID: id, attempt: 1, state: .completed, result: ["by": "slow"])]).run(on: c, workerID: "slow-worker")
         XCTAssertTrue(late.isEmpty, "the late finish changes nothing")
         XCTAssertEqual(try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [id]), "running")
-        let done = try FinishBatch([Finish(jobID: id, state: .completed, result: ["by": "second"])]).run(on: c, workerID: "second-worker")
+        let done = try FinishBatch([Finish(jobID: id, attempt: 2, state: .completed, result: ["by": "second"])]).run(on: c, workerID: "second-worker")
         XCTAssertEqual(done, [id])
         XCTAssertEqual(try db.scalar("SELECT result->>'by' FROM jobs WHERE id = $1", [id]), "second")
         XCTAssertEqual(try db.scalar("SELECT errors->0->>'message' FROM jobs WHERE id = $1", [id])?.contains("lease expired"), true)
+    }
+
+    func testALapsedAttemptCannotFinishOrRenewTheSameWorkersLaterClaim() throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let id = try Enqueuer().enqueue(NewJob(kind: "k", queue: "q"), on: c).id
+        _ = try claim(c, "q", 1, worker: "w")
+        try c.query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [id])
+        XCTAssertEqual(try c.query(JobQueries.rescue, [100]).count, 1)
+        XCTAssertEqual(try c.query(JobQueries.promoteDue, [100]).count, 1)
+        XCTAssertEqual(try claim(c, "q", 1, worker: "w").first?.attempt, 2, "the same process claims it again")
+        XCTAssertTrue(try c.query(JobQueries.renewLeases, [[id], "w", 30_000, [1]]).isEmpty, "the stale attempt's lease is not renewed")
+        XCTAssertEqual(try c.query(JobQueries.renewLeases, [[id], "w", 30_000, [2]]).count, 1)
+        let stale = try FinishBatch([Finish(jobID: id, attempt: 1, state: .retryable, delayMilliseconds: 1000, errorMessage: "stale")]).run(on: c, workerID: "w")
+        XCTAssertTrue(stale.isEmpty, "the stale attempt cannot overwrite the live one")
+        XCTAssertEqual(try db.scalar("SELECT state::text || '/' || attempt FROM jobs WHERE id = $1", [id]), "running/2")
+        XCTAssertEqual(try c.query(JobQueries.lockHeld, [[id], "w", [1]]).count, 0)
+        XCTAssertEqual(try FinishBatch([Finish(jobID: id, attempt: 2, state: .completed)]).run(on: c, workerID: "w"), [id])
     }
 
     func testFinishWritesRetriesSnoozesAndDiscards() throws {
@@ -66,10 +84,10 @@ final class LifecycleTests: XCTestCase {
         let ids = try (0..<4).map { _ in try e.enqueue(NewJob(kind: "k", queue: "q", maxAttempts: 3), on: c).id }
         _ = try claim(c, "q", 4, worker: "w")
         try FinishBatch([
-            Finish(jobID: ids[0], state: .retryable, delayMilliseconds: 60_000, errorMessage: "boom"),
-            Finish(jobID: ids[1], state: .scheduled, delayMilliseconds: 5_000),
-            Finish(jobID: ids[2], state: .discarded, errorMessage: "bad args"),
-            Finish(jobID: ids[3], state: .completed, result: ["ok": true]),
+            Finish(jobID: ids[0], attempt: 1, state: .retryable, delayMilliseconds: 60_000, errorMessage: "boom"),
+            Finish(jobID: ids[1], attempt: 1, state: .scheduled, delayMilliseconds: 5_000),
+            Finish(jobID: ids[2], attempt: 1, state: .discarded, errorMessage: "bad args"),
+            Finish(jobID: ids[3], attempt: 1, state: .completed, result: ["ok": true]),
         ]).run(on: c, workerID: "w")
         let rows = try c.query("""
             SELECT id, state::text AS state, attempt, jsonb_array_length(errors) AS n_errors,

@@ -111,7 +111,7 @@ final class BatchExecutorTests: XCTestCase {
         let completer = Completer(pool: pool, workerID: "me/1", held: held, maxBatch: 100, dueSoon: { _ in })
         let executor = Executor(registry: registry(), pool: pool, enqueuer: Enqueuer(pool: pool), environment: Environment([:]),
                                 workerID: "me/1", backoff: Backoff(scale: 0.001), held: held, completer: completer)
-        for j in claimed { held.hold(j.id, timeout: 30, now: 0) }
+        for j in claimed { held.hold(j.id, attempt: j.attempt, timeout: 30, now: 0) }
         await BatchExecutor(executor: executor).execute(claimed)
         XCTAssertEqual(try db.int("SELECT count(*) FROM bench_effects"), 4)
         XCTAssertEqual(try db.int("SELECT count(*) FROM bench_effects WHERE job_id = $1", [ids[0]]), 0, "its effects did not apply")
@@ -145,7 +145,7 @@ final class BatchExecutorTests: XCTestCase {
         let completer = Completer(pool: pool, workerID: "me/1", held: held, maxBatch: 100, dueSoon: { _ in })
         let executor = Executor(registry: try JobRegistry.standard(), pool: pool, enqueuer: Enqueuer(pool: pool), environment: Environment([:]),
                                 workerID: "me/1", backoff: Backoff(scale: 0.001), held: held, completer: completer)
-        for j in claimed { held.hold(j.id, timeout: 30, now: 0) }
+        for j in claimed { held.hold(j.id, attempt: j.attempt, timeout: 30, now: 0) }
         let run = Task { await BatchExecutor(executor: executor).execute(claimed) }
         try await waitUntil("the free account's jobs completed while the other is held") {
             try db.int("SELECT count(*) FROM jobs WHERE state = 'completed'") == 3

@@ -19,7 +19,7 @@ final class CompleterTests: XCTestCase {
         // jsonb cannot hold \u0000: the server refuses the whole statement (SQLSTATE 22P05).
         let poisoned = JSON.object(["text": .string("a\u{0000}b")])
         for (n, id) in ids.enumerated() {
-            completer.submit(Finish(jobID: id, state: .completed, result: n == 1 ? poisoned : ["n": .int(n)]))
+            completer.submit(Finish(jobID: id, attempt: 1, state: .completed, result: n == 1 ? poisoned : ["n": .int(n)]))
         }
         let run = Task { await completer.run() }
         await completer.finish(within: 10)

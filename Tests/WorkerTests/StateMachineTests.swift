@@ -42,7 +42,7 @@ final class StateMachineTests: XCTestCase {
 
     func testCompletionBatcherOneFlushAtATimeAndRetriesInOrder() {
         var b = CompletionBatcher(maxBatch: 3)
-        func f(_ id: Int64) -> Finish { Finish(jobID: id, state: .completed) }
+        func f(_ id: Int64) -> Finish { Finish(jobID: id, attempt: 1, state: .completed) }
         XCTAssertTrue(b.add(f(1)), "idle: wake the flusher")
         let first = b.takeBatch()
         XCTAssertEqual(first?.map(\.jobID), [1])
@@ -63,7 +63,7 @@ final class StateMachineTests: XCTestCase {
 
     func testCompletionBatcherSplitsARefusedBatchAndDropsOnlyTheRefusedJob() {
         var b = CompletionBatcher(maxBatch: 3)
-        func f(_ id: Int64) -> Finish { Finish(jobID: id, state: .completed) }
+        func f(_ id: Int64) -> Finish { Finish(jobID: id, attempt: 1, state: .completed) }
         for id: Int64 in 1...4 { _ = b.add(f(id)) }
         let batch = b.takeBatch()!
         XCTAssertEqual(batch.map(\.jobID), [1, 2, 3])

@@ -28,7 +28,7 @@ public struct JobContext: Sendable {
         let workerID = self.workerID
         let result = try await pool.transaction { tx in
             let result = try body(tx)
-            try JobContext.markCompleted(jobID: job.id, result: result, workerID: workerID, on: tx)
+            try JobContext.markCompleted(jobID: job.id, attempt: job.attempt, result: result, workerID: workerID, on: tx)
             return result
         }
         return .completedInTransaction(result)
@@ -36,8 +36,8 @@ public struct JobContext: Sendable {
 
     /// Marks a running job completed in the caller's transaction; throws `LeaseLostError`
     /// (which must roll the transaction back) if this worker no longer holds it.
-    public static func markCompleted(jobID: Int64, result: JSON?, workerID: String, on tx: Connection) throws {
-        let finish = Finish(jobID: jobID, state: .completed, result: result)
+    public static func markCompleted(jobID: Int64, attempt: Int, result: JSON?, workerID: String, on tx: Connection) throws {
+        let finish = Finish(jobID: jobID, attempt: attempt, state: .completed, result: result)
         let changed = try FinishBatch([finish]).run(on: tx, workerID: workerID)
         guard changed.contains(jobID) else { throw LeaseLostError(jobID: jobID) }
     }
