@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import Support
 
 /// `bench.effect {"sleep_ms": N, "sleep_attempts": K}`: waits N ms (only in the first K
@@ -18,8 +19,13 @@ public struct EffectJob: Job {
         let job = context.job
         let worker = context.workerID
         return try await context.completeInTransaction { tx in
-            try tx.query("INSERT INTO bench_effects (job_id, attempt, worker) VALUES ($1, $2, $3)", [job.id, job.attempt, worker])
+            try tx.query(Self.recordEffect, [job.id, job.attempt, worker])
             return ["attempt": .int(job.attempt)]
         }
     }
+
+    /// The effect tests count: one row per run that committed.
+    static let recordEffect = Query("bench_record_effect", """
+        INSERT INTO bench_effects (job_id, attempt, worker) VALUES ($1, $2, $3)
+        """)
 }

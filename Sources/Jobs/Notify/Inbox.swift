@@ -38,24 +38,9 @@ public enum Inbox {
     @discardableResult
     public static func write(_ items: [InboxItem], on tx: Connection) throws -> [Int64] {
         guard !items.isEmpty else { return [] }
-        let rows = try tx.query(insert, [items.map(\.userID), items.map(\.type.rawValue), items.map(\.payload)])
+        let rows = try tx.query(NotifyQueries.insertNotifications, [items.map(\.userID), items.map(\.type.rawValue), items.map(\.payload)])
         let ids = try rows.map { try $0.int64("id") }
         try enqueueDeliveries(ids, on: tx)  // notify.deliver per endpoint (Inbox+Delivery.swift)
         return ids
     }
-
-    /// `unnest` keeps one prepared plan for any batch size; ids come back in input order
-    /// (identity values are assigned in the order rows are inserted, and RETURNING of an
-    /// INSERT … SELECT without ORDER BY follows that order; sorted to be sure).
-    static let insert = Query("tally_inbox_insert", """
-        WITH ins AS (
-            INSERT INTO notifications (user_id, type, payload)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
-            RETURNING id, user_id, type
-        ), sent AS (
-            SELECT pg_notify('\(Channels.events)', json_build_object('id', id, 'user_id', user_id, 'type', type)::text)
-            FROM ins
-        )
-        SELECT id, (SELECT count(*) FROM sent) AS sent FROM ins ORDER BY id
-        """)
 }

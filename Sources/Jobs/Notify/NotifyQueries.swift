@@ -1,8 +1,24 @@
 import Postgres
+import Queue
 
 /// Every statement of notification reading and delivery, named.
 public enum NotifyQueries {
     // MARK: The inbox (GET /v1/accounts/{user_id}/notifications; notify.read)
+
+    /// New notifications (Inbox.write), announced on the events channel. `unnest` keeps one prepared plan for any batch size; ids come back in input order
+    /// (identity values are assigned in the order rows are inserted, and RETURNING of an
+    /// INSERT … SELECT without ORDER BY follows that order; sorted to be sure).
+    static let insertNotifications = Query("tally_inbox_insert", """
+        WITH ins AS (
+            INSERT INTO notifications (user_id, type, payload)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+            RETURNING id, user_id, type
+        ), sent AS (
+            SELECT pg_notify('\(Channels.events)', json_build_object('id', id, 'user_id', user_id, 'type', type)::text)
+            FROM ins
+        )
+        SELECT id, (SELECT count(*) FROM sent) AS sent FROM ins ORDER BY id
+        """)
 
     /// A user's notifications, newest first: at most `$2`, with ids below `$3` when given
     /// (the next page). No row when the user has no account; one row with a NULL id when the
