@@ -238,16 +238,6 @@ public final class Connection: @unchecked Sendable {
     }
 }
 
-/// A NOTIFY received on a LISTEN connection.
-public struct PostgresNotification: Sendable, Equatable {
-    public let channel: String
-    public let payload: String
-    public init(channel: String, payload: String) {
-        self.channel = channel
-        self.payload = payload
-    }
-}
-
 /// Calls `body` with a C array of NUL-terminated copies of `strings` (nil stays NULL).
 func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
     let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }

@@ -33,13 +33,3 @@ public struct Environment: Sendable {
         return DurationText.parse(text) ?? Double(text) ?? value
     }
 }
-
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-    public let setting: String
-    public let purpose: String
-    public init(setting: String, purpose: String) {
-        self.setting = setting
-        self.purpose = purpose
-    }
-    public var description: String { "\(setting) is not set; \(purpose) needs it" }
-}

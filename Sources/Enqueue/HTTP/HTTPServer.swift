@@ -2,36 +2,6 @@ import Foundation
 import Support
 import Synchronization
 
-/// Where and how the server listens, and its limits (DESIGN.md, "The ingress").
-public struct ServerConfig: Sendable {
-    public var host: String = "127.0.0.1"
-    public var port: UInt16 = 8080
-    /// Event loop threads; one per core by default.
-    public var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
-    /// Open connections across all loops; past it a new connection gets 503 and is closed.
-    public var maxConnections: Int = 4096
-    /// A request (head and body) must arrive whole within this time of its first byte.
-    public var requestTimeout: TimeInterval = 10
-    /// An idle keep-alive connection is closed after this.
-    public var idleTimeout: TimeInterval = 60
-    public var limits = RequestParser.Limits()
-
-    public init() {}
-
-    /// `host:port`, `[v6]:port` or `:port`; port 0 picks a free one.
-    public mutating func setListen(_ text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
-            throw ConfigurationError(setting: "TALLY_LISTEN", purpose: "host:port (like 127.0.0.1:8080), got \"\(text)\"")
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host.isEmpty { host = "0.0.0.0" }
-        if host == "localhost" { host = "127.0.0.1" }
-        self.host = host
-        self.port = port
-    }
-}
-
 /// An HTTP/1.1 server on POSIX sockets: one `EventLoop` thread per core, each with its own
 /// listening socket on the same port (SO_REUSEPORT: the kernel spreads new connections over
 /// the loops, where one shared socket let the first loop to wake take a whole burst of
@@ -129,11 +99,6 @@ public final class HTTPServer: Sendable {
         }
         return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) } }
     }
-}
-
-public struct ServerError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A count shared by the loops (open connections, for the cap).
