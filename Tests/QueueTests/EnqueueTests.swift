@@ -124,19 +124,20 @@ final class EnqueueTests: XCTestCase {
         XCTAssertFalse(d.decide(queue: "q", nowNanos: 10_200_000), "inside the window: no inline NOTIFY")
         XCTAssertFalse(d.decide(queue: "q", nowNanos: 10_300_000))
         XCTAssertTrue(d.decide(queue: "other", nowNanos: 10_300_000), "queues are independent")
-        XCTAssertEqual(d.committed(queue: "q", nowNanos: 10_400_000), 11_000_000, "armed at commit, sent at the window's end")
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 10_400_000), 12_000_000,
+                       "armed at commit, due one window after the window: time for the stream to notify inline")
         XCTAssertNil(d.committed(queue: "q", nowNanos: 10_500_000), "the armed one goes out after this commit: it covers it")
-        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 11_000_000), "nothing notified since it was armed: send it")
-        // A commit slower than the window arms a NOTIFY for right after it, never before.
-        XCTAssertFalse(d.decide(queue: "q", nowNanos: 11_500_000))
-        XCTAssertEqual(d.committed(queue: "q", nowNanos: 14_000_000), 14_000_000)
-        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 14_000_000))
+        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 12_000_000), "nothing notified since it was armed: send it")
+        // A commit slower than that arms a NOTIFY for right after it, never before.
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 12_500_000))
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 15_000_000), 15_000_000)
+        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 15_000_000))
         // An inline NOTIFY decided after the trailing one was armed makes it redundant.
-        XCTAssertFalse(d.decide(queue: "q", nowNanos: 14_500_000))
-        XCTAssertEqual(d.committed(queue: "q", nowNanos: 14_600_000), 15_000_000)
-        XCTAssertTrue(d.decide(queue: "q", nowNanos: 15_100_000), "after the window, inline again")
-        XCTAssertFalse(d.trailingDue(queue: "q", nowNanos: 15_200_000), "the inline NOTIFY at 15.1 ms covers the commit of 14.6 ms")
-        XCTAssertFalse(d.decide(queue: "q", nowNanos: 15_300_000))
-        XCTAssertEqual(d.committed(queue: "q", nowNanos: 15_400_000), 16_100_000, "a new burst arms its own")
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 15_500_000))
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 15_600_000), 17_000_000)
+        XCTAssertTrue(d.decide(queue: "q", nowNanos: 16_100_000), "after the window, inline again")
+        XCTAssertFalse(d.trailingDue(queue: "q", nowNanos: 17_000_000), "the inline NOTIFY at 16.1 ms covers the commit of 15.6 ms")
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 17_050_000))
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 17_100_000), 18_100_000, "a new burst arms its own")
     }
 }
