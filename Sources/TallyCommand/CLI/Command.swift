@@ -19,7 +19,11 @@ protocol Command: Sendable {
     /// Whether it needs DATABASE_URL (all but help do).
     static var needsDatabase: Bool { get }
 
-    static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32
+    /// On the main actor, so a command's blocking libpq calls run on the main thread, never on
+    /// Swift's cooperative pool (two threads here). Commands that start services (`worker`,
+    /// `ingress`) await `ServiceRunner.run`, which is nonisolated: the services run on their
+    /// own threads and pools as before, and the main thread only waits.
+    @MainActor static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32
 }
 
 extension Command {
@@ -46,8 +50,9 @@ struct CommandContext {
         environment["DATABASE_URL"]!
     }
 
-    /// A connection for this command; the command is short-lived and blocking is fine here.
-    func connect() throws -> Connection {
+    /// A connection for this command. Its calls block: on the main actor (see `Command.run`),
+    /// so they block the main thread, never a thread of Swift's cooperative pool.
+    @MainActor func connect() throws -> Connection {
         do {
             return try Connection.connect(databaseURL, applicationName: "tally-command")
         } catch {

@@ -101,7 +101,7 @@ struct EndpointsRemoveCommand: Command {
     }
 }
 
-private func change(_ args: Arguments, _ context: CommandContext, command: String, query: Query, params: [any PostgresEncodable],
+@MainActor private func change(_ args: Arguments, _ context: CommandContext, command: String, query: Query, params: [any PostgresEncodable],
                     done: String) throws -> Int32 {
     let word = try args.expect(["ID"], command: command)[0]
     guard let id = Int64(word), id > 0 else { throw CommandError.usage("ID is an endpoint id (a positive integer), got \"\(word)\"") }

@@ -90,7 +90,7 @@ struct LedgerVerifyCommand: Command {
 enum Adjust {
     static let options: Set<String> = ["reason", "actor", "reference", "expires"]
 
-    static func run(sign: Int64, _ args: Arguments, _ context: CommandContext, command: String) throws -> Int32 {
+    @MainActor static func run(sign: Int64, _ args: Arguments, _ context: CommandContext, command: String) throws -> Int32 {
         let words = try args.expect(["USER", "CREDITS"], command: command)
         guard let credits = Int64(words[1]), credits > 0 else {
             throw CommandError.usage("CREDITS must be a positive whole number, got \"\(words[1])\"")

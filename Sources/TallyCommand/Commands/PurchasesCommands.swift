@@ -165,8 +165,10 @@ struct PurchasesConfirmCommand: Command {
             }
             return 0
         }
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
+        // Bounded: polls until a monotonic deadline (a wall-clock change cannot stretch it).
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while clock.now < deadline {
             if let row = try connection.query(AdminQueries.show, [enqueued.id]).first {
                 let record = try JobRecord(row: row)
                 if record.state == .completed, let result = record.result {

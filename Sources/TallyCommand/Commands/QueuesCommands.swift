@@ -46,7 +46,7 @@ struct QueuesResumeCommand: Command {
     }
 }
 
-private func setPaused(_ paused: Bool, _ args: Arguments, _ context: CommandContext, command: String) throws -> Int32 {
+@MainActor private func setPaused(_ paused: Bool, _ args: Arguments, _ context: CommandContext, command: String) throws -> Int32 {
     let queue = try args.expect(["QUEUE"], command: command)[0]
     guard !queue.isEmpty, queue.utf8.count <= 128 else { throw CommandError.usage("a queue name is 1 to 128 bytes") }
     let connection = try context.connect()
