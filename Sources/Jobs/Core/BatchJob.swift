@@ -10,11 +10,15 @@ import Queue
 /// memory and writes them in a few statements. The worker side is `BatchExecutor`
 /// (Sources/Worker), which also measured the difference.
 ///
-/// The contract: `runBatch` runs inside the worker's transaction, which already holds every
-/// job's row (still ours, locked) and, after `runBatch` returns, marks each `.completed` job
-/// completed in that same transaction. A job that fails (bad args) returns `.failed` and has
-/// made no database change. If `runBatch` throws, the whole transaction rolls back and the
-/// worker runs each job alone through `run`, so one job cannot sink the others.
+/// The contract: `runBatch` runs inside the worker's transaction, and after it returns the
+/// worker marks each `.completed` job completed in that same transaction, touching only jobs
+/// still running and held by this worker. The job rows are not locked first (optimistic: a
+/// lease is rarely lost). If a job turns out no longer held at completion (rescued or
+/// cancelled meanwhile), the transaction rolls back and `runBatch` runs again with the jobs
+/// still held, locked this time, and the others left out: so `runBatch` may run twice for a
+/// job and must change nothing outside `tx`. A job that fails (bad args) returns `.failed`
+/// and has made no database change. If `runBatch` throws, the whole transaction rolls back
+/// and the worker runs each job alone through `run`, so one job cannot sink the others.
 /// `run` must do for one job exactly what `runBatch` does for many.
 public protocol BatchJob: Job {
     /// The most jobs in one batch (and one transaction).
