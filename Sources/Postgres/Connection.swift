@@ -7,8 +7,9 @@ import Support
 ///
 /// libpq calls block, so a `Connection` is never used on Swift's cooperative pool (two threads
 /// here: two blocking queries there stalled every other task for the length of the query).
-/// Command-line code uses it directly on the main thread; async code borrows one from a
-/// `ConnectionPool`, which runs the caller's closure on the connection's own serial queue.
+/// `tally` commands use it directly on the main thread (their `run` is `@MainActor`, and so
+/// is `CommandContext.connect`); other async code borrows one from a `ConnectionPool`, which
+/// runs the caller's closure on the connection's own serial queue.
 ///
 /// `@unchecked Sendable`: the `PGconn` is not thread-safe, and is only touched by one thread at
 /// a time. The pool hands a connection to one borrower, whose closure runs on the connection's

@@ -139,6 +139,27 @@ final class NotifyDeliveryTests: XCTestCase {
         XCTAssertEqual(try db.scalar("SELECT (failing_since IS NULL)::text FROM notify_endpoints WHERE id = $1", [endpoint.id]), "true")
     }
 
+    func testAnEndpointURLTheClientCannotUseIsDiscardedAfterOneAttempt() async throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let endpoint = try addEndpoint("http://127.0.0.1:9/hook", db)
+        // `endpoints add` refuses a URL without a host; one changed in the table gets past it.
+        try c.query("UPDATE notify_endpoints SET url = 'http:///hook' WHERE id = $1", [endpoint.id])
+        try RewardsFixtures.openAccount("u1", on: c)
+        try reward("u1", key: "a", on: c)
+        let job = try db.int("SELECT id FROM jobs WHERE kind = 'notify.deliver'")
+
+        let worker = try WorkerHarness(db, environment: ["TALLY_BACKOFF_SCALE": "0.001"], queues: ["notify": 2], cron: false)
+        let done = try await worker.finished(job)
+        await worker.stop()
+        XCTAssertEqual(done.state, "discarded", "a URL that cannot work is not retried")
+        XCTAssertEqual(try db.int("SELECT attempt FROM jobs WHERE id = $1", [job]), 1, "one attempt")
+        XCTAssertEqual(done.errors.array?.count, 1)
+        XCTAssertTrue(done.errors[0]?["message"]?.string?.contains("not an http(s) URL") ?? false, "\(done.errors)")
+        XCTAssertEqual(try db.scalar("SELECT enabled::text FROM notify_endpoints WHERE id = $1", [endpoint.id]), "true",
+                       "a bad URL is the operator's to fix, not a day of failed deliveries")
+    }
+
     func testAListenerOnTallyEventsSeesEveryBalanceChange() async throws {
         let db = try TestDatabase.create()
         let c = try db.connect()

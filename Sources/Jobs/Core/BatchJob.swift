@@ -1,7 +1,6 @@
 import Foundation
 import Postgres
 import Queue
-import Support
 
 /// A job kind whose claimed jobs can run together: the worker hands it every job of its kind
 /// from one claim (up to `batchLimit`) and completes them all in ONE transaction.
@@ -11,11 +10,15 @@ import Support
 /// memory and writes them in a few statements. The worker side is `BatchExecutor`
 /// (Sources/Worker), which also measured the difference.
 ///
-/// The contract: `runBatch` runs inside the worker's transaction, which already holds every
-/// job's row (still ours, locked) and, after `runBatch` returns, marks each `.completed` job
-/// completed in that same transaction. A job that fails (bad args) returns `.failed` and has
-/// made no database change. If `runBatch` throws, the whole transaction rolls back and the
-/// worker runs each job alone through `run`, so one job cannot sink the others.
+/// The contract: `runBatch` runs inside the worker's transaction, and after it returns the
+/// worker marks each `.completed` job completed in that same transaction, touching only jobs
+/// still running and held by this worker. The job rows are not locked first (optimistic: a
+/// lease is rarely lost). If a job turns out no longer held at completion (rescued or
+/// cancelled meanwhile), the transaction rolls back and `runBatch` runs again with the jobs
+/// still held, locked this time, and the others left out: so `runBatch` may run twice for a
+/// job and must change nothing outside `tx`. A job that fails (bad args) returns `.failed`
+/// and has made no database change. If `runBatch` throws, the whole transaction rolls back
+/// and the worker runs each job alone through `run`, so one job cannot sink the others.
 /// `run` must do for one job exactly what `runBatch` does for many.
 public protocol BatchJob: Job {
     /// The most jobs in one batch (and one transaction).
@@ -26,53 +29,6 @@ public protocol BatchJob: Job {
 
 extension BatchJob {
     public static var batchLimit: Int { 500 }
-}
-
-/// One job of a batch with its decoded args.
-public struct BatchItem<Args: Sendable>: Sendable {
-    public let job: ClaimedJob
-    public let args: Args
-}
-
-/// What a batch run may use besides its transaction.
-public struct BatchContext: Sendable {
-    public let environment: Environment
-    public let workerID: String
-    /// True on a batch's first transaction: the handler may leave out (`.deferred`) jobs whose
-    /// rows another transaction holds, instead of waiting for it; they run in a second
-    /// transaction right after, where waiting is allowed (and `mayDefer` is false).
-    public let mayDefer: Bool
-
-    public init(environment: Environment, workerID: String, mayDefer: Bool = false) {
-        self.environment = environment
-        self.workerID = workerID
-        self.mayDefer = mayDefer
-    }
-
-    public func deferring(_ allowed: Bool) -> BatchContext {
-        BatchContext(environment: environment, workerID: workerID, mayDefer: allowed)
-    }
-}
-
-/// One job's outcome in a batch, in the order of the jobs given.
-public enum BatchOutcome: Sendable, Equatable {
-    /// Completed in the batch's transaction with this result.
-    case completed(JSON?)
-    /// Failed without changing anything; `permanent` discards it at once.
-    case failed(String, permanent: Bool)
-    /// Not run, nothing changed: something it needs was busy (only when `mayDefer`).
-    case deferred
-}
-
-extension AnyJobHandler {
-    /// Runs `jobs` (all of this handler's kind) as one batch in `tx`; one outcome per job, in
-    /// order. A job whose args do not decode fails permanently on its own.
-    public func runBatch(_ jobs: [ClaimedJob], on tx: Connection, context: BatchContext) throws -> [BatchOutcome] {
-        guard let batchRunner else { throw JobError.permanent("kind \(kind) does not run in batches") }
-        return try batchRunner(jobs, tx, context)
-    }
-
-    public var runsInBatches: Bool { batchRunner != nil }
 }
 
 extension BatchJob {

@@ -1,7 +1,5 @@
 import Foundation
-import Postgres
 import Queue
-import Support
 
 /// A job kind: its name, its args and what it does.
 ///
@@ -41,51 +39,4 @@ extension Job {
     public static var queue: String { "default" }
     public static var maxAttempts: Int { NewJob.defaultMaxAttempts }
     public static var timeout: TimeInterval { 300 }
-}
-
-/// What a run returns.
-public struct JobResult: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
-        case completed(JSON?)
-        /// Completed by `completeInTransaction`: nothing left to record.
-        case completedInTransaction(JSON?)
-        case snooze(TimeInterval)
-    }
-
-    public let kind: Kind
-
-    /// Done; `result` is stored on the job (and answered to a `Prefer: wait` caller).
-    public static func completed(_ result: JSON? = nil) -> JobResult { JobResult(kind: .completed(result)) }
-
-    /// Run again after `seconds` without using an attempt (something it needs is not there yet).
-    public static func snooze(_ seconds: TimeInterval) -> JobResult { JobResult(kind: .snooze(seconds)) }
-
-    static func completedInTransaction(_ result: JSON?) -> JobResult { JobResult(kind: .completedInTransaction(result)) }
-
-    /// The result JSON, if this is a completion.
-    public var result: JSON? {
-        switch kind {
-        case .completed(let r), .completedInTransaction(let r): r
-        case .snooze: nil
-        }
-    }
-}
-
-/// Errors a handler throws to steer the queue.
-public enum JobError: Error, CustomStringConvertible, Sendable {
-    /// Retrying cannot help (bad args, a missing setting, a refused request): discard now.
-    case permanent(String)
-
-    public var description: String {
-        switch self {
-        case .permanent(let m): m
-        }
-    }
-}
-
-/// The job is no longer held by this worker (its lease lapsed and it was rescued, or an
-/// operator cancelled it): its transaction was rolled back and nothing of it was applied.
-public struct LeaseLostError: Error, CustomStringConvertible, Sendable {
-    public let jobID: Int64
-    public var description: String { "job \(jobID) is no longer held by this worker (rescued or cancelled); its effects were rolled back" }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 import Queue
 import Support
 
@@ -74,57 +73,4 @@ public struct JobRegistry: Sendable {
 
     /// The default queue of `kind`, or nil when the kind is unknown.
     public func queue(for kind: String) -> String? { handlers[kind]?.queue }
-}
-
-/// A registered kind with its args decoding erased.
-public struct AnyJobHandler: Sendable {
-    public let kind: String
-    public let queue: String
-    public let maxAttempts: Int
-    public let timeout: TimeInterval
-    private let runner: @Sendable (ClaimedJob, JobContext) async throws -> JobResult
-    let batchRunner: (@Sendable ([ClaimedJob], Connection, BatchContext) throws -> [BatchOutcome])?
-    /// The most jobs one batch takes (BatchJob kinds).
-    public let batchLimit: Int
-
-    init<J: Job>(_ job: J, batchRunner: (@Sendable ([ClaimedJob], Connection, BatchContext) throws -> [BatchOutcome])? = nil,
-                 batchLimit: Int = 1) {
-        self.batchRunner = batchRunner
-        self.batchLimit = batchLimit
-        kind = J.kind
-        queue = J.queue
-        maxAttempts = J.maxAttempts
-        timeout = J.timeout
-        runner = { claimed, context in
-            let args: J.Args
-            do {
-                args = try JSONDecoder().decode(J.Args.self, from: Data(claimed.argsJSON.utf8))
-            } catch {
-                throw JobError.permanent("args do not fit \(J.kind): \(ArgsError.describe(error))")
-            }
-            return try await job.run(args, context: context)
-        }
-    }
-
-    public func run(_ job: ClaimedJob, context: JobContext) async throws -> JobResult {
-        try await runner(job, context)
-    }
-}
-
-enum ArgsError {
-    /// `DecodingError`'s description is a wall of text; say which field and why.
-    static func describe(_ error: any Error) -> String {
-        guard let e = error as? DecodingError else { return String(describing: error) }
-        func path(_ c: DecodingError.Context) -> String {
-            let p = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            return p.isEmpty ? "(top level)" : p
-        }
-        switch e {
-        case .keyNotFound(let key, let c): return "missing \(path(c).isEmpty || c.codingPath.isEmpty ? key.stringValue : path(c) + "." + key.stringValue)"
-        case .typeMismatch(let type, let c): return "\(path(c)) is not \(type)"
-        case .valueNotFound(let type, let c): return "\(path(c)) is null, expected \(type)"
-        case .dataCorrupted(let c): return "\(path(c)): \(c.debugDescription)"
-        @unknown default: return String(describing: e)
-        }
-    }
 }

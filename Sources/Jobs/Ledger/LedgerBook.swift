@@ -187,15 +187,7 @@ public final class LedgerBook {
             return .applied(LedgerChange(userID: d.userID, reference: d.reference, amount: 0, balanceAfter: account.total,
                                          balance: available, debt: account.debt, grantID: nil))
         }
-        var left = d.amount
-        var allocations: [(Int64, Int64)] = []
-        for i in account.grants.indices where left > 0 {
-            guard !account.grants[i].isExpired(at: now), account.grants[i].remaining > 0 else { continue }
-            let take = min(left, account.grants[i].remaining)
-            account.grants[i].remaining -= take
-            left -= take
-            allocations.append((account.grants[i].id, -take))
-        }
+        let (allocations, left) = spend(d.amount, from: &account)
         precondition(left == 0, "balance covered the debit but the grants did not")
         return .applied(try record(&account, amount: -d.amount, kind: d.kind, reference: d.reference, metadata: d.metadata,
                                    allocations: allocations, notification: d.notification ?? .balanceUpdate, payload: [:]))
@@ -209,11 +201,24 @@ public final class LedgerBook {
         guard c.amount > 0 else { throw LedgerError.invalid("a clawback needs a positive amount, got \(c.amount)") }
         var account = try state(c.userID)
         guard try !isApplied(c.reference) else { return nil }
+        let (allocations, left) = spend(c.amount, from: &account, first: c.fromGrant)
+        account.debt += left
+        var payload: [String: JSON] = [:]
+        if left > 0 { payload["debt"] = .int(account.debt) }
+        return try record(&account, amount: -c.amount, kind: c.kind, reference: c.reference, metadata: c.metadata,
+                          allocations: allocations, notification: c.notification ?? .balanceUpdate, payload: payload)
+    }
+
+    /// Takes up to `amount` from the account's grants that can still be spent, in consumption
+    /// order, from the grant `first` before the others when it is one of them. Returns the
+    /// allocations (negative) and what the grants did not cover: nothing for a debit (its
+    /// balance was checked first), debt for a clawback.
+    private func spend(_ amount: Int64, from account: inout AccountState, first: Int64? = nil) -> (allocations: [(Int64, Int64)], left: Int64) {
         var order = Array(account.grants.indices)
-        if let first = c.fromGrant, let position = order.firstIndex(where: { account.grants[$0].id == first }) {
+        if let first, let position = order.firstIndex(where: { account.grants[$0].id == first }) {
             order.insert(order.remove(at: position), at: 0)
         }
-        var left = c.amount
+        var left = amount
         var allocations: [(Int64, Int64)] = []
         for i in order where left > 0 {
             guard !account.grants[i].isExpired(at: now), account.grants[i].remaining > 0 else { continue }
@@ -222,11 +227,7 @@ public final class LedgerBook {
             left -= take
             allocations.append((account.grants[i].id, -take))
         }
-        account.debt += left
-        var payload: [String: JSON] = [:]
-        if left > 0 { payload["debt"] = .int(account.debt) }
-        return try record(&account, amount: -c.amount, kind: c.kind, reference: c.reference, metadata: c.metadata,
-                          allocations: allocations, notification: c.notification ?? .balanceUpdate, payload: payload)
+        return (allocations, left)
     }
 
     /// Writes off what is left of some grants (expiry, rollover settlement) in one entry. Nil

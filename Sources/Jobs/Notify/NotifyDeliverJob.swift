@@ -53,11 +53,14 @@ public struct NotifyDeliverJob: Job {
         }
         let body = Array(target.body.serialized.utf8)
         let signature = TimestampedSignature.header(secret: target.secret, timestamp: Int64(Date().timeIntervalSince1970), body: body)
+        // Outside the `do` below, whose catch turns every error into a retryable failed
+        // delivery: an endpoint URL the client cannot use fails the same way on every attempt,
+        // so its `JobError.permanent` must reach the queue as it is (discarded at once).
+        let client = try Self.client(for: target.url, environment: context.environment)
         let started = Date()
         var status: Int?
         var failure: String?
         do {
-            let client = try Self.client(for: target.url, environment: context.environment)
             let response = try await client.exchange(
                 method: "POST", path: client.path, query: client.query, body: body,
                 headers: ["Content-Type": "application/json", "Tally-Signature": signature],
@@ -130,7 +133,8 @@ public struct NotifyDeliverJob: Job {
     static func client(for url: String, environment: Environment) throws -> EndpointClient {
         guard let components = URLComponents(string: url), let scheme = components.scheme, scheme == "http" || scheme == "https",
               let host = components.host, !host.isEmpty else {
-            throw JobError.permanent("endpoint URL is not an http(s) URL: \(url)")
+            throw JobError.permanent("endpoint URL is not an http(s) URL with a host: \(url); remove the endpoint "
+                                     + "(`tally endpoints remove ID`) and add it again with a URL the receiver answers on")
         }
         let origin = "\(scheme)://\(host.contains(":") ? "[\(host)]" : host)" + (components.port.map { ":\($0)" } ?? "")
         let client = try clients.withLock { cache -> HTTPClient in

@@ -5,6 +5,9 @@ import Support
 
 /// Finds the command named by the first words, parses its arguments and runs it.
 enum Dispatcher {
+    /// On the main actor (where main.swift's top-level code runs): a nonisolated async function
+    /// would run the command on Swift's cooperative pool, where blocking libpq calls stall it.
+    @MainActor
     static func main(_ argv: [String], environment: Environment = Environment()) async -> Int32 {
         if argv.isEmpty || argv == ["--help"] || argv == ["-h"] || argv == ["help"] {
             Output.line(overview())

@@ -44,7 +44,7 @@ struct WorkerCommand: Command {
         return 0
     }
 
-    static func checkMigrated(_ context: CommandContext) throws {
+    @MainActor static func checkMigrated(_ context: CommandContext) throws {
         let connection = try context.connect()
         let present = try connection.query("SELECT to_regclass('jobs') IS NOT NULL AND to_regclass('workers') IS NOT NULL AS ok").first?.bool("ok")
         guard present == true else {

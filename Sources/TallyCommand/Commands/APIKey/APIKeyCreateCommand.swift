@@ -1,0 +1,32 @@
+import Enqueue
+import Foundation
+import Postgres
+import Support
+
+struct APIKeyCreateCommand: Command {
+    static let name = "apikey create"
+    static let summary = "Make an API key for an app; it is printed once and stored only hashed"
+    static let usage = "NAME"
+    static let details = """
+        Prints the key alone on its own line (with --json: {"id", "name", "key", ...}). Keep it:
+        it cannot be shown again. Apps send it as `Authorization: Bearer <key>`.
+        """
+
+    static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
+        let name = try args.expect(["NAME"], command: self.name)[0]
+        guard !name.isEmpty, name.count <= 200 else { throw CommandError.usage("NAME must be 1 to 200 characters") }
+        let key = APIKey.generate()
+        let connection = try context.connect()
+        guard let row = try connection.query(IngressQueries.createAPIKey, [name, APIKey.hash(key), APIKey.displayPrefix(key)]).first else {
+            throw CommandError.failure("the key was not stored")
+        }
+        let id = try row.int64("id")
+        if context.json {
+            context.print(json: ["id": .int(id), "name": .string(name), "key": .string(key), "prefix": .string(APIKey.displayPrefix(key))])
+        } else {
+            Output.error("API key \(id) (\(name)) created; it is shown once, on the next line:")
+            context.print(key)
+        }
+        return 0
+    }
+}

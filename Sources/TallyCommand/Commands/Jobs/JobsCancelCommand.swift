@@ -1,0 +1,34 @@
+import Foundation
+import Postgres
+import Queue
+
+struct JobsCancelCommand: Command {
+    static let name = "jobs cancel"
+    static let summary = "Cancel jobs; a running one is also stopped by its worker"
+    static let usage = "ID... [--actor A]"
+    static let options: Set<String> = ["actor"]
+    static let details = """
+        Scheduled, available, retryable and running jobs become cancelled. A running job's worker
+        hears it at once (NOTIFY) and cancels the run; whatever the run does afterwards is not
+        applied. Exit 1 if any job was already finished or does not exist.
+        """
+
+    static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
+        let ids = try Show.parseIDs(args.positionals)
+        guard !ids.isEmpty else { throw CommandError.usage("give one or more job ids") }
+        let actor = args.option("actor") ?? "an operator"
+        let connection = try context.connect()
+        var cancelled: [Int64: String] = [:]
+        for row in try connection.query(AdminQueries.cancel, [ids, actor]) { cancelled[try row.int64("id")] = try row.string("was") }
+        let failed = try BulkAnswer.failures(ids, done: Set(cancelled.keys), on: connection) { "is already \($0)" }
+        if context.json {
+            context.print(json: BulkAnswer.json(done: "cancelled", ids: ids, succeeded: Set(cancelled.keys), failed: failed))
+        } else {
+            for id in ids where cancelled[id] != nil {
+                context.print("cancelled job \(id)\(cancelled[id] == "running" ? " (its worker was told to stop it)" : "")")
+            }
+            BulkAnswer.printFailures(failed, command: name)
+        }
+        return failed.isEmpty ? 0 : 1
+    }
+}

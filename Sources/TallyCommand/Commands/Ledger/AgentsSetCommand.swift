@@ -1,0 +1,29 @@
+import Foundation
+import Jobs
+import Postgres
+import Support
+
+struct AgentsSetCommand: Command {
+    static let name = "agents set"
+    static let summary = "Set an agent's price in credits per unit (creates the agent)"
+    static let usage = "NAME CREDITS_PER_UNIT"
+
+    static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
+        let words = try args.expect(["NAME", "CREDITS_PER_UNIT"], command: name)
+        guard words[0].utf8.count <= 128, !words[0].isEmpty else { throw CommandError.usage("NAME must be 1 to 128 characters") }
+        guard let price = Int64(words[1]), price >= 0 else {
+            throw CommandError.usage("CREDITS_PER_UNIT must be a whole number of credits, 0 or more, got \"\(words[1])\"")
+        }
+        do {
+            let row = try context.connect().query(LedgerQueries.setAgent, [words[0], price]).first!
+            if context.json {
+                context.print(json: ["name": .string(try row.string("name")), "credits_per_unit": .int(try row.int64("credits_per_unit"))])
+            } else {
+                context.print("agent \(words[0]) costs \(price) credit(s) per unit")
+            }
+        } catch let error as PostgresError where error.sqlState == "23514" {
+            throw CommandError.usage("NAME may use letters, digits, _ . : - (starting with a letter or digit)")
+        }
+        return 0
+    }
+}
