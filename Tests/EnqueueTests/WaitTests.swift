@@ -45,7 +45,7 @@ final class WaitTests: XCTestCase {
         XCTAssertEqual(again.json?["job_id"], r.json?["job_id"])
     }
 
-    func testRefusalsAnswer402And404() async throws {
+    func testRefusalsAnswer402And404And400() async throws {
         let h = try IngressHarness()
         let w1 = finishWhenEnqueued(h, key: "poor", result: #"{"error": "insufficient_credits", "balance": 2, "required": 3}"#)
         let poor = try await Self.usage(h, key: "poor", wait: 20)
@@ -65,6 +65,12 @@ final class WaitTests: XCTestCase {
             XCTAssertEqual(r.errorCode, code)
             XCTAssertNotNil(r.json?["job_id"]?.int64)
         }
+        let w2 = finishWhenEnqueued(h, key: "huge", result: #"{"error": "invalid_units", "units": 9223372036854775807, "credits_per_unit": 2, "max_units": 4611686018427387903}"#)
+        let huge = try await Self.usage(h, key: "huge", wait: 20)
+        try await w2.value
+        XCTAssertEqual(huge.status, 400, huge.text)
+        XCTAssertEqual(huge.errorCode, "invalid_units")
+        XCTAssertEqual(huge.json?["max_units"]?.int64, 4_611_686_018_427_387_903, "exact, not rounded through a Double")
     }
 
     func testTimeRunningOutAnswers202() async throws {

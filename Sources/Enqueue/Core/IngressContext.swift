@@ -165,13 +165,14 @@ public final class IngressContext: Sendable {
         "insufficient_credits": (402, "the balance does not cover the usage"),
         "account_not_found": (404, "no account for this user_id; open it with POST /v1/accounts first"),
         "unknown_agent": (404, "no such agent; operators set prices with `tally agents set`"),
+        "invalid_units": (400, "units × the agent's price is more credits than one charge can hold; send at most max_units per request"),
     ]
 
     static func outcomeResponse(_ job: JobRecord, extra: [String: JSON]) -> HTTPResponse {
         if job.state == .completed, let result = job.result, let code = result["error"]?.string, let refusal = refusals[code] {
             var body = extra
             body["job_id"] = .int(job.id)
-            for field in ["balance", "required"] { if let v = result[field] { body[field] = v } }
+            for field in ["balance", "required", "max_units"] { if let v = result[field] { body[field] = v } }
             return APIError(status: refusal.status, code: code, message: refusal.message, extra: body).response
         }
         var body = extra
