@@ -8,6 +8,11 @@ public enum AdminQueries {
         locked_by, lease_expires_at, created_at, attempted_at, finished_at, errors, result
         """
 
+    /// Whether the queue's tables exist (`tally worker` refuses to start on an unmigrated database).
+    public static let migrated = Query("tally_admin_migrated", """
+        SELECT to_regclass('jobs') IS NOT NULL AND to_regclass('workers') IS NOT NULL AS ok
+        """)
+
     /// Newest first, with optional filters; `$6` pages (ids below it).
     public static let list = Query("tally_admin_list", """
         SELECT \(jobColumns) FROM jobs

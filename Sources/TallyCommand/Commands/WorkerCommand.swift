@@ -46,7 +46,7 @@ struct WorkerCommand: Command {
 
     @MainActor static func checkMigrated(_ context: CommandContext) throws {
         let connection = try context.connect()
-        let present = try connection.query("SELECT to_regclass('jobs') IS NOT NULL AND to_regclass('workers') IS NOT NULL AS ok").first?.bool("ok")
+        let present = try connection.query(AdminQueries.migrated).first?.bool("ok")
         guard present == true else {
             throw CommandError.failure("the database has no job tables yet; run `tally migrate` first")
         }
