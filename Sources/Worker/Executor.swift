@@ -6,7 +6,7 @@ import Queue
 import Support
 
 /// Runs one claimed job: finds its handler, runs it, decides the outcome, hands the row
-/// change to the completer (unless the job completed in its own transaction) and logs one
+/// change to the completer (unless the job recorded it in its own transaction) and logs one
 /// line: job id, kind, queue, attempt, duration, outcome.
 struct Executor: Sendable {
     let registry: JobRegistry
@@ -38,6 +38,8 @@ struct Executor: Sendable {
                     label = "completed"
                 case .snooze(let seconds):
                     outcome = .snoozed(seconds: seconds)
+                    label = "snoozed"
+                case .snoozedInTransaction:
                     label = "snoozed"
                 }
             } catch let error as LeaseLostError {

@@ -41,4 +41,15 @@ public struct JobContext: Sendable {
         let changed = try FinishBatch([finish]).run(on: tx, workerID: workerID)
         guard changed.contains(jobID) else { throw LeaseLostError(jobID: jobID) }
     }
+
+    /// Snoozes a running job in the caller's transaction (`scheduled` again after `seconds`,
+    /// the attempt given back: what `.snooze` has the worker write later), so the snooze
+    /// commits together with what the transaction records and nobody can see one without the
+    /// other. Return `.snoozedInTransaction(seconds)` after the commit. Throws `LeaseLostError`
+    /// (which must roll the transaction back) if this worker no longer holds the job.
+    public static func markSnoozed(jobID: Int64, attempt: Int, seconds: TimeInterval, workerID: String, on tx: Connection) throws {
+        let finish = Finish(jobID: jobID, attempt: attempt, state: .scheduled, delayMilliseconds: Int64(max(0, (seconds * 1000).rounded())))
+        let changed = try FinishBatch([finish]).run(on: tx, workerID: workerID)
+        guard changed.contains(jobID) else { throw LeaseLostError(jobID: jobID) }
+    }
 }

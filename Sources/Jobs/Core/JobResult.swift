@@ -8,6 +8,8 @@ public struct JobResult: Sendable, Equatable {
         /// Completed by `completeInTransaction`: nothing left to record.
         case completedInTransaction(JSON?)
         case snooze(TimeInterval)
+        /// Snoozed by `JobContext.markSnoozed` in the job's own transaction: nothing left to record.
+        case snoozedInTransaction(TimeInterval)
     }
 
     public let kind: Kind
@@ -20,11 +22,15 @@ public struct JobResult: Sendable, Equatable {
 
     static func completedInTransaction(_ result: JSON?) -> JobResult { JobResult(kind: .completedInTransaction(result)) }
 
+    /// What to return after `JobContext.markSnoozed` committed: the worker then writes nothing
+    /// more for this run (a late write could otherwise land on a later run of the same job).
+    public static func snoozedInTransaction(_ seconds: TimeInterval) -> JobResult { JobResult(kind: .snoozedInTransaction(seconds)) }
+
     /// The result JSON, if this is a completion.
     public var result: JSON? {
         switch kind {
         case .completed(let r), .completedInTransaction(let r): r
-        case .snooze: nil
+        case .snooze, .snoozedInTransaction: nil
         }
     }
 }

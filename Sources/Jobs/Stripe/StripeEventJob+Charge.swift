@@ -86,6 +86,9 @@ extension StripeEventJob {
         let book = LedgerBook(tx)
         try book.load([payment.userID])  // the account first: the ledger's lock order
         try tx.query(StripeQueries.linkPayment, [payment.id, nil as String?, chargeID])
+        // The charge is linked to its payment now: a dispute that names only the charge (no
+        // payment intent) and waits for it can be applied.
+        try wake(["charge:\(chargeID)"], on: tx)
         let charged = chargedAmount.flatMap { $0 > 0 ? $0 : nil } ?? payment.amount
         guard charged > 0 else { throw Unresolvable(description: "charge \(chargeID): the amount charged is unknown (0)") }
         try tx.query(StripeQueries.openClawback, [chargeID, payment.id, payment.userID, charged])

@@ -170,6 +170,9 @@ extension StripeEventJob {
         var status: String?
         if let subscription {
             status = try tx.query(StripeQueries.markPastDue, [subscription, user, event.created]).first?.string("status")
+            // The subscription and its user are recorded now (if they were not): an invoice.paid
+            // waiting for them can be applied.
+            try wake(["subscription:\(subscription)"], on: tx)
         }
         try Inbox.write([InboxItem(userID: user, type: .paymentFailed, payload: [
             "invoice": .string(invoiceID), "subscription": .optional(subscription),

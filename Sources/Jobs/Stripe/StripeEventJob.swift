@@ -63,21 +63,17 @@ public struct StripeEventJob: Job {
         if event.processedAt != nil { return .completed(Self.duplicateResult(event)) }
         do {
             let prepared = try await prepare(event, context: context)
-            return try await context.completeInTransaction { tx in
-                guard let row = try tx.query(StripeQueries.lockEvent, [event.id]).first else {
-                    throw JobError.permanent("stripe event \(event.id) vanished from stripe_events")
-                }
-                if try row.optDate("processed_at") != nil { return Self.duplicateResult(event) }
-                switch try Self.apply(event, prepared: prepared, on: tx) {
-                case .done(let result):
-                    try tx.query(StripeQueries.markProcessed, [event.id, result])
-                    return result
-                case .waiting(let keys, let reason):
-                    throw Waiting(keys: keys, reason: reason)
+            var round = 1
+            while true {
+                do {
+                    return try await applyInTransaction(event, prepared: prepared, context: context)
+                } catch let waiting as Waiting {
+                    if let result = try await waitInTransaction(event, waiting, recheck: round < Self.applyRounds, context: context) {
+                        return result
+                    }
+                    round += 1
                 }
             }
-        } catch let waiting as Waiting {
-            return try await snooze(event, waiting, context: context)
         } catch let problem as Unresolvable {
             _ = try? await context.pool.withConnection { try $0.query(StripeQueries.flag, [event.id, problem.description]) }
             Log.warn("stripe event flagged: cannot be applied", ["event_id": event.id, "type": event.type, "reason": problem.description])
@@ -86,6 +82,30 @@ public struct StripeEventJob: Job {
             throw JobError.permanent(error.description)
         } catch let error as LedgerError {
             throw JobError.permanent("stripe event \(event.id): \(error.description)")
+        }
+    }
+
+    /// How many times one run applies an event whose awaited record turned up while it was
+    /// deciding to wait. Once is the rule (the record is committed, the next apply finds it);
+    /// the bound only keeps a key that the re-check counts as recorded but `apply` does not
+    /// accept (`invoice:…` for an invoice naming no user) from looping: the last round snoozes.
+    static let applyRounds = 3
+
+    /// Applies the event in one transaction that also completes the job; throws `Waiting`
+    /// (rolled back, nothing written) when something it refers to is not recorded yet.
+    func applyInTransaction(_ event: StripeEvent, prepared: Prepared, context: JobContext) async throws -> JobResult {
+        try await context.completeInTransaction { tx in
+            guard let row = try tx.query(StripeQueries.lockEvent, [event.id]).first else {
+                throw JobError.permanent("stripe event \(event.id) vanished from stripe_events")
+            }
+            if try row.optDate("processed_at") != nil { return Self.duplicateResult(event) }
+            switch try Self.apply(event, prepared: prepared, on: tx) {
+            case .done(let result):
+                try tx.query(StripeQueries.markProcessed, [event.id, result])
+                return result
+            case .waiting(let keys, let reason):
+                throw Waiting(keys: keys, reason: reason)
+            }
         }
     }
 
@@ -129,26 +149,98 @@ public struct StripeEventJob: Job {
     }
 
     // MARK: Waiting
+    //
+    // The event that records an awaited thing wakes the jobs waiting for it (`wake`), but only
+    // jobs already marked waiting and snoozed. So deciding to wait and recording the thing are
+    // serialised per key (`lockKeys`, advisory locks held to the end of each transaction):
+    //
+    // - the waiting side, in ONE transaction, takes the keys' locks, looks again whether the
+    //   thing is recorded (a statement after the lock sees every commit that released it) and
+    //   only if not marks the event waiting and snoozes its own job row (`markSnoozed`);
+    // - the recording side takes the same locks in the transaction that records the thing, in
+    //   a statement before `wakeWaiting` (whose snapshot then sees a waiting side that got the
+    //   locks first, its job already `scheduled`).
+    //
+    // Whichever gets the locks second sees the other's commit: the waiter finds the record and
+    // applies at once, or the recorder finds the snoozed job and makes it due. Without this, a
+    // record committed between the apply's read and the snooze was never noticed, and the
+    // event slept out its snooze (up to 10 minutes).
 
-    /// Records what the event waits for, flags it after `TALLY_STRIPE_FLAG_AFTER`, and snoozes:
-    /// 5 s at first, growing with the event's age to 10 minutes (an event that records what it
-    /// waits for wakes it at once anyway).
-    func snooze(_ event: StripeEvent, _ waiting: Waiting, context: JobContext) async throws -> JobResult {
+    /// What the waiting transaction came to.
+    enum WaitDecision: Equatable {
+        /// Marked waiting and its job snoozed in that transaction; `flaggedNow`: it has waited
+        /// `TALLY_STRIPE_FLAG_AFTER` and was flagged to operators just now.
+        case snoozed(flaggedNow: Bool)
+        /// Some of what it waits for was recorded meanwhile (these keys): apply it again now.
+        case recorded([String])
+        /// Another job of the same event applied it meanwhile.
+        case processed
+    }
+
+    /// Decides, under the keys' locks, whether the event still waits; if so records what it
+    /// waits for, flags it after `TALLY_STRIPE_FLAG_AFTER`, and snoozes the job in the same
+    /// transaction: 5 s at first, growing with the event's age to 10 minutes (the event that
+    /// records what it waits for wakes it at once anyway). Returns nil to apply again now.
+    /// `recheck: false` snoozes without looking (the last round of `run`).
+    func waitInTransaction(_ event: StripeEvent, _ waiting: Waiting, recheck: Bool, context: JobContext) async throws -> JobResult? {
         let flagAfter = Int64(context.environment.duration("TALLY_STRIPE_FLAG_AFTER", default: 86400))
-        let jobID = context.job.id
-        let reason = waiting.reason
-        let row = try await context.pool.withConnection { c in
-            try c.query(StripeQueries.markWaiting, [event.id, waiting.keys, jobID, flagAfter, reason]).first
+        let seconds = Self.snoozeSeconds(event)
+        let job = context.job
+        let workerID = context.workerID
+        let decision = try await context.pool.transaction { tx in
+            try Self.holdWaiting(event, waiting, recheck: recheck, job: job, workerID: workerID, snooze: seconds,
+                                 flagAfter: flagAfter, on: tx)
         }
-        if try row?.bool("flagged_now") == true {
-            Log.warn("stripe event flagged: it refers to something still not recorded",
-                     ["event_id": event.id, "type": event.type, "waiting_for": waiting.keys.joined(separator: ","), "reason": reason])
+        let waitingFor = waiting.keys.joined(separator: ",")
+        switch decision {
+        case .processed:
+            return .completed(Self.duplicateResult(event))
+        case .recorded(let keys):
+            Log.info("stripe event: what it waits for was recorded meanwhile; applying it again",
+                     ["event_id": event.id, "type": event.type, "recorded": keys.joined(separator: ",")])
+            return nil
+        case .snoozed(let flaggedNow):
+            if flaggedNow {
+                Log.warn("stripe event flagged: it refers to something still not recorded",
+                         ["event_id": event.id, "type": event.type, "waiting_for": waitingFor, "reason": waiting.reason])
+            }
+            Log.info("stripe event waits", ["event_id": event.id, "type": event.type, "waiting_for": waitingFor,
+                                            "retry_in_s": Int(seconds)])
+            return .snoozedInTransaction(seconds)
         }
-        let age = Date().timeIntervalSince(event.receivedAt)
-        let seconds = min(max(age / 10, 5), 600)
-        Log.info("stripe event waits", ["event_id": event.id, "type": event.type, "waiting_for": waiting.keys.joined(separator: ","),
-                                        "retry_in_s": Int(seconds)])
-        return .snooze(seconds)
+    }
+
+    /// The body of the waiting transaction (`waitInTransaction`; tests run it in a transaction
+    /// they hold open). Lock order: the event's row, then the keys. It takes no other lock
+    /// (no account, no payment) before its job row, so it cannot deadlock with a recording
+    /// transaction, which takes the keys last (`wake`).
+    static func holdWaiting(_ event: StripeEvent, _ waiting: Waiting, recheck: Bool, job: ClaimedJob, workerID: String,
+                            snooze seconds: TimeInterval, flagAfter: Int64, on tx: Connection) throws -> WaitDecision {
+        guard let row = try tx.query(StripeQueries.lockEvent, [event.id]).first else {
+            throw JobError.permanent("stripe event \(event.id) vanished from stripe_events")
+        }
+        if try row.optDate("processed_at") != nil { return .processed }
+        try lockKeys(waiting.keys, on: tx)
+        if recheck {
+            // A fresh statement after the locks: it sees what a recording transaction that
+            // held them committed.
+            let recorded = try tx.query(StripeQueries.awaitedRecorded, [waiting.keys]).map { try $0.string("key") }
+            if !recorded.isEmpty { return .recorded(recorded) }
+        }
+        let marked = try tx.query(StripeQueries.markWaiting, [event.id, waiting.keys, job.id, flagAfter, waiting.reason]).first
+        try JobContext.markSnoozed(jobID: job.id, attempt: job.attempt, seconds: seconds, workerID: workerID, on: tx)
+        return .snoozed(flaggedNow: try marked?.bool("flagged_now") == true)
+    }
+
+    /// 5 s at first, a tenth of the event's age after that, at most 10 minutes.
+    static func snoozeSeconds(_ event: StripeEvent) -> TimeInterval {
+        min(max(Date().timeIntervalSince(event.receivedAt) / 10, 5), 600)
+    }
+
+    /// Takes the transaction-scoped advisory locks of these waiting keys (see "Waiting" above).
+    static func lockKeys(_ keys: [String], on tx: Connection) throws {
+        guard !keys.isEmpty else { return }
+        try tx.query(StripeQueries.lockKeys, [keys])
     }
 
     // MARK: Shared pieces
@@ -158,10 +250,16 @@ public struct StripeEventJob: Job {
         try Ledger.openAccount(user, openedBy: .payment, on: tx)
     }
 
-    /// Wakes events waiting for any of `keys` (nil entries ignored).
+    /// Wakes events waiting for any of `keys` (nil entries ignored). Call it in the transaction
+    /// that records what the keys name, once per transaction (its locks are taken in one sorted
+    /// statement), after the account and payment locks.
     static func wake(_ keys: [String?], on tx: Connection) throws {
         let present = keys.compactMap { $0 }
         guard !present.isEmpty else { return }
+        // The locks in their own statement, first: wakeWaiting's snapshot is taken once they
+        // are granted, so it sees a waiting transaction that held them committed (its job
+        // `scheduled`); one that comes later waits for this commit and then finds the record.
+        try lockKeys(present, on: tx)
         try tx.query(StripeQueries.wakeWaiting, [present])
     }
 

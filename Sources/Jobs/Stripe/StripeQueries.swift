@@ -38,12 +38,41 @@ enum StripeQueries {
 
     /// Events waiting for any of these keys (`payment_intent:pi_…`, `charge:ch_…`,
     /// `subscription:sub_…`, …) are made due now; the scheduler promotes them within its
-    /// interval (a second by default).
+    /// interval (a second by default). Only after `lockKeys` in the same transaction: a waiting
+    /// job still `running` would not match (StripeEventJob, "Waiting").
     static let wakeWaiting = Query("stripe_wake_waiting", """
         UPDATE jobs SET run_at = now()
         WHERE state = 'scheduled' AND id IN (
             SELECT job_id FROM stripe_events
             WHERE processed_at IS NULL AND waiting_for && $1::text[] AND job_id IS NOT NULL)
+        """)
+
+    /// Transaction-scoped advisory locks on waiting keys, taken by the transaction that records
+    /// what they name and by the one that decides to wait for it. One statement, in the order
+    /// of the lock numbers (not of the keys: two keys may hash alike), so two transactions
+    /// never take the same locks in opposite orders; the subquery fixes the order the locks are
+    /// taken in (PostgreSQL's advice for advisory locks). The prefix keeps the numbers apart
+    /// from other areas' advisory locks.
+    static let lockKeys = Query("stripe_lock_keys", """
+        SELECT pg_advisory_xact_lock(k.lock) FROM (
+            SELECT DISTINCT hashtextextended('stripe.waiting:' || key, 0) AS lock FROM unnest($1::text[]) AS key ORDER BY 1
+        ) AS k
+        """)
+
+    /// Which of these waiting keys name something recorded now: what the event that wakes each
+    /// key records (`payment_intent:` and `charge:` a paid payment, as paymentForCharge looks
+    /// them up; `invoice:` an invoice's payment; `subscription:` the subscription and its user).
+    /// Other keys are never counted as recorded.
+    static let awaitedRecorded = Query("stripe_awaited_recorded", """
+        SELECT key FROM unnest($1::text[]) AS key
+        WHERE (starts_with(key, 'payment_intent:')
+               AND EXISTS (SELECT 1 FROM payments WHERE payment_intent_id = substr(key, 16) AND status = 'paid'))
+           OR (starts_with(key, 'charge:')
+               AND EXISTS (SELECT 1 FROM payments WHERE charge_id = substr(key, 8) AND status = 'paid'))
+           OR (starts_with(key, 'invoice:')
+               AND EXISTS (SELECT 1 FROM payments WHERE invoice_id = substr(key, 9)))
+           OR (starts_with(key, 'subscription:')
+               AND EXISTS (SELECT 1 FROM subscriptions WHERE id = substr(key, 14)))
         """)
 
     // MARK: Payments
