@@ -59,7 +59,8 @@ public struct Finish: Sendable, Equatable {
                       delayMilliseconds: delayMilliseconds, errorMessage: errorMessage == nil ? nil : note)
     }
 
-    static func milliseconds(_ seconds: TimeInterval) -> Int64 {
+    /// Seconds as whole milliseconds, never negative.
+    public static func milliseconds(_ seconds: TimeInterval) -> Int64 {
         Int64(max(0, (seconds * 1000).rounded()))
     }
 }

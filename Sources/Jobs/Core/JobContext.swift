@@ -37,9 +37,7 @@ public struct JobContext: Sendable {
     /// Marks a running job completed in the caller's transaction; throws `LeaseLostError`
     /// (which must roll the transaction back) if this worker no longer holds it.
     public static func markCompleted(jobID: Int64, attempt: Int, result: JSON?, workerID: String, on tx: Connection) throws {
-        let finish = Finish(jobID: jobID, attempt: attempt, state: .completed, result: result)
-        let changed = try FinishBatch([finish]).run(on: tx, workerID: workerID)
-        guard changed.contains(jobID) else { throw LeaseLostError(jobID: jobID) }
+        try mark(Finish(jobID: jobID, attempt: attempt, state: .completed, result: result), workerID: workerID, on: tx)
     }
 
     /// Snoozes a running job in the caller's transaction (`scheduled` again after `seconds`,
@@ -48,8 +46,12 @@ public struct JobContext: Sendable {
     /// other. Return `.snoozedInTransaction(seconds)` after the commit. Throws `LeaseLostError`
     /// (which must roll the transaction back) if this worker no longer holds the job.
     public static func markSnoozed(jobID: Int64, attempt: Int, seconds: TimeInterval, workerID: String, on tx: Connection) throws {
-        let finish = Finish(jobID: jobID, attempt: attempt, state: .scheduled, delayMilliseconds: Int64(max(0, (seconds * 1000).rounded())))
+        try mark(Finish(jobID: jobID, attempt: attempt, state: .scheduled, delayMilliseconds: Finish.milliseconds(seconds)),
+                 workerID: workerID, on: tx)
+    }
+
+    private static func mark(_ finish: Finish, workerID: String, on tx: Connection) throws {
         let changed = try FinishBatch([finish]).run(on: tx, workerID: workerID)
-        guard changed.contains(jobID) else { throw LeaseLostError(jobID: jobID) }
+        guard changed.contains(finish.jobID) else { throw LeaseLostError(jobID: finish.jobID) }
     }
 }
