@@ -29,6 +29,9 @@ extension JobRegistry {
         // Notifications.
         r.register(NotifyDeliverJob())
         r.register(NotifyReadJob())
+        r.register(NotifyPruneJob())
+        r.schedule(CronSchedule(name: "notify.prune", expression: try CronExpression("@hourly"), kind: NotifyPruneJob.kind,
+                                queue: NotifyPruneJob.queue))
         // Payments.
         r.register(StripeEventJob())
         // Crypto purchases (docs/crypto.md).

@@ -160,6 +160,31 @@ final class NotifyDeliveryTests: XCTestCase {
                        "a bad URL is the operator's to fix, not a day of failed deliveries")
     }
 
+    func testNotifyPruneDeletesOnlyDeliveryAttemptsPastTheirRetention() async throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let endpoint = try addEndpoint("http://127.0.0.1:9/hooks", db)
+        try RewardsFixtures.openAccount("u1", on: c)
+        try reward("u1", key: "a", on: c)
+        let notification = try db.int("SELECT max(id) FROM notifications WHERE user_id = 'u1'")
+        // 2,500 old attempts (more than one batch of 1,000) and 3 recent ones.
+        try c.query("""
+            INSERT INTO notify_deliveries (endpoint_id, notification_id, attempt, succeeded, status, duration_ms, created_at)
+            SELECT $1, $2, g, false, 503, 1, now() - interval '40 days' + g * interval '1 second' FROM generate_series(1, 2500) g
+            """, [endpoint.id, notification])
+        try c.query("""
+            INSERT INTO notify_deliveries (endpoint_id, notification_id, attempt, succeeded, status, duration_ms, created_at)
+            SELECT $1, $2, g, true, 204, 1, now() - interval '1 day' FROM generate_series(1, 3) g
+            """, [endpoint.id, notification])
+        let before = try db.int("SELECT count(*) FROM notify_deliveries")
+        let done = try await RewardsFixtures.runJob(db, kind: "notify.prune", args: [:], queue: "maintenance")
+        XCTAssertEqual(done.state, "completed")
+        XCTAssertEqual(done.result?["deleted"]?.int64, before - 3, "every attempt older than 30 days, across batches")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM notify_deliveries"), 3)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM notify_deliveries WHERE created_at < now() - interval '30 days'"), 0)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM notifications WHERE id = $1", [notification]), 1, "the inbox is kept")
+    }
+
     func testAListenerOnTallyEventsSeesEveryBalanceChange() async throws {
         let db = try TestDatabase.create()
         let c = try db.connect()

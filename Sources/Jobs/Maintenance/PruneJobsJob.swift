@@ -20,14 +20,7 @@ public struct PruneJobsJob: Job {
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         let completed = Int64(context.environment.duration("TALLY_RETENTION_COMPLETED", default: 7 * 86400))
         let discarded = Int64(context.environment.duration("TALLY_RETENTION_DISCARDED", default: 30 * 86400))
-        var total = 0
-        while true {
-            let n = try await context.pool.withConnection { c in
-                try c.query(AdminQueries.prune, [completed, discarded, PruneJobsJob.batch]).first?.int("n") ?? 0
-            }
-            total += n
-            if n < PruneJobsJob.batch || Task.isCancelled { break }
-        }
+        let total = try await BatchedDelete.run(AdminQueries.prune, [completed, discarded], batch: Self.batch, pool: context.pool)
         return .completed(["deleted": .int(total)])
     }
 }

@@ -115,4 +115,20 @@ public enum NotifyQueries {
         WHERE e.id = $1::bigint
         RETURNING e.enabled, e.failing_since
         """)
+
+    // MARK: Upkeep (notify.prune)
+
+    /// Up to `$2` delivery attempts older than `$1` seconds. Rows are created in id order, so
+    /// the primary key walks the oldest first and stops after `$2` (no index on created_at).
+    static let pruneDeliveries = Query("notify_prune_deliveries", """
+        WITH doomed AS (
+            SELECT id FROM notify_deliveries
+            WHERE created_at < now() - $1::bigint * interval '1 second'
+            ORDER BY id
+            LIMIT $2
+        ), gone AS (
+            DELETE FROM notify_deliveries d USING doomed WHERE d.id = doomed.id RETURNING d.id
+        )
+        SELECT count(*) AS n FROM gone
+        """)
 }
