@@ -101,8 +101,9 @@ final class EnqueueTests: XCTestCase {
         let db = try TestDatabase.create()
         let c = try db.connect()
         let sent = LockedBox<[String]>([])
-        // A window long enough that the second insert cannot notify inline.
-        let enqueuer = Enqueuer(debounceWindowNanos: 50_000_000, trailingSender: { queue in sent.mutate { $0.append(queue) } })
+        // A window long enough that the second insert cannot notify inline even on a slow
+        // machine; the trailing NOTIFY is then due two windows after the first insert.
+        let enqueuer = Enqueuer(debounceWindowNanos: 1_000_000_000, trailingSender: { queue in sent.mutate { $0.append(queue) } })
         try c.transaction { tx in
             try enqueuer.enqueue(NewJob(kind: "bench.noop", queue: "q"), on: tx)
             try enqueuer.enqueue(NewJob(kind: "bench.noop", queue: "q"), on: tx)
