@@ -35,11 +35,12 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var isUniqueViolation: Bool { sqlState == "23505" }
     public var isSerializationFailure: Bool { sqlState == "40001" || sqlState == "40P01" }
     /// The server refused the values themselves (class 22, data exception: a `\\u0000` in
-    /// jsonb, a number out of range; class 23, a constraint): sending the same row again fails
-    /// again, while its neighbours in a batch would succeed alone.
+    /// jsonb, a number out of range; class 23, a constraint; class 54, a limit such as a jsonb
+    /// too large): sending the same row again fails again, while its neighbours in a batch
+    /// would succeed alone.
     public var isRefusedData: Bool {
         guard let sqlState else { return false }
-        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23") || sqlState.hasPrefix("54")
     }
     /// The connection is gone or the server is shutting down / not accepting connections:
     /// the request can be retried once PostgreSQL is back.

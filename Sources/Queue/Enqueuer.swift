@@ -149,10 +149,17 @@ public final class Enqueuer: Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         for queue in queues {
             guard let at = debouncer.withLock({ $0.committed(queue: queue, nowNanos: now) }) else { continue }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(at - now))) { [self] in
-                if debouncer.withLock({ $0.trailingDue(queue: queue, nowNanos: DispatchTime.now().uptimeNanoseconds) }) {
-                    trailingSender(queue)
-                }
+            trailing(queue, at: at, now: now, sender: trailingSender)
+        }
+    }
+
+    private func trailing(_ queue: String, at: UInt64, now: UInt64, sender: @escaping @Sendable (String) -> Void) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(at > now ? at - now : 0))) { [self] in
+            let now = DispatchTime.now().uptimeNanoseconds
+            switch debouncer.withLock({ $0.trailingDue(queue: queue, nowNanos: now) }) {
+            case .send: sender(queue)
+            case .skip: break
+            case .rearm(let at): trailing(queue, at: at, now: now, sender: sender)
             }
         }
     }

@@ -5,7 +5,9 @@ import Support
 public struct FinishBatch: Sendable {
     public let finishes: [Finish]
 
-    public init(_ finishes: [Finish]) { self.finishes = finishes }
+    /// Sorted by job id: rows are then locked in id order, like every other statement that
+    /// locks several held jobs (no deadlock with a lease renewal).
+    public init(_ finishes: [Finish]) { self.finishes = finishes.sorted { $0.jobID < $1.jobID } }
 
     /// Returns the ids it changed: those still running, in the same attempt, held by `workerID`.
     @discardableResult

@@ -126,10 +126,18 @@ public enum JobQueries {
 
     /// Extends the leases of the jobs this worker is still running, each in the attempt it
     /// runs (`$4`, beside the ids of `$1`); returns those still ours.
+    /// Rows are locked in id order, as `lockHeld` and a sorted `FinishBatch` lock them, so a
+    /// renewal and a batch's transaction never wait on each other in a cycle.
     public static let renewLeases = Query("tally_job_renew_leases", """
+        WITH mine AS (
+            SELECT j.id FROM jobs j JOIN unnest($1::bigint[], $4::integer[]) AS h(id, attempt)
+                ON j.id = h.id AND j.attempt = h.attempt
+            WHERE j.state = 'running' AND j.locked_by = $2
+            ORDER BY j.id
+            FOR UPDATE OF j
+        )
         UPDATE jobs j SET lease_expires_at = now() + $3::bigint * interval '1 millisecond'
-        FROM unnest($1::bigint[], $4::integer[]) AS h(id, attempt)
-        WHERE j.id = h.id AND j.attempt = h.attempt AND j.state = 'running' AND j.locked_by = $2
+        FROM mine WHERE j.id = mine.id
         RETURNING j.id
         """)
 

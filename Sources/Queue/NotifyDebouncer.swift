@@ -11,8 +11,10 @@ public struct NotifyDebouncer: Sendable {
     public let windowNanos: UInt64
     /// When each queue's last inline NOTIFY was decided.
     private var lastSent: [String: UInt64] = [:]
-    /// Each queue's armed trailing NOTIFY: when it was armed.
-    private var armedAt: [String: UInt64] = [:]
+    /// Whether each queue has a trailing NOTIFY armed.
+    private var armed: Set<String> = []
+    /// When each queue's last insert that did not notify committed.
+    private var lastCommit: [String: UInt64] = [:]
 
     /// 1 ms: a few NOTIFYs per millisecond cost nothing measurable, and at 200 jobs/s every
     /// job still gets its own wake-up (enqueue→start p50 stays about 1 ms).
@@ -35,19 +37,37 @@ public struct NotifyDebouncer: Sendable {
     /// steady single-job stream sent both (720 extra NOTIFY transactions per second at 3,600
     /// inserts/s, each a commit of its own). Only the last jobs of a burst wait the extra window.
     public mutating func committed(queue: String, nowNanos: UInt64) -> UInt64? {
-        guard armedAt[queue] == nil else { return nil }
-        armedAt[queue] = nowNanos
+        lastCommit[queue] = nowNanos
+        guard !armed.contains(queue) else { return nil }
+        armed.insert(queue)
         let due = (lastSent[queue] ?? 0) &+ 2 &* windowNanos
         return max(due, nowNanos)
     }
 
-    /// The armed trailing NOTIFY for `queue` is due: true to send it, false when an insert
-    /// decided after it was armed notifies anyway (a steady stream then sends one NOTIFY per
-    /// window, not two).
-    public mutating func trailingDue(queue: String, nowNanos: UInt64) -> Bool {
-        let armed = armedAt.removeValue(forKey: queue) ?? 0
-        if let last = lastSent[queue], last > armed { return false }
+    public enum Trailing: Equatable, Sendable {
+        /// Send the trailing NOTIFY now.
+        case send
+        /// Not needed: an inline NOTIFY covers every insert that skipped one.
+        case skip
+        /// The stream goes on: look again at this time (ns); its next inline NOTIFY will do.
+        case rearm(atNanos: UInt64)
+    }
+
+    /// The armed trailing NOTIFY for `queue` is due. Covered when an inline NOTIFY was decided
+    /// after the last insert that skipped one had committed (that statement runs later, so the
+    /// workers it wakes see the insert); one decided before that commit may have woken them too
+    /// early and does not count. While inserts keep notifying inline (one within the last
+    /// window), the next one will cover it, so it waits rather than adds a NOTIFY commit: a
+    /// steady stream sends one NOTIFY per window, not two.
+    public mutating func trailingDue(queue: String, nowNanos: UInt64) -> Trailing {
+        let last = lastSent[queue] ?? 0
+        if let commit = lastCommit[queue], last > commit {
+            armed.remove(queue)
+            return .skip
+        }
+        if nowNanos &- last < windowNanos { return .rearm(atNanos: last &+ 2 &* windowNanos) }
+        armed.remove(queue)
         lastSent[queue] = nowNanos
-        return true
+        return .send
     }
 }

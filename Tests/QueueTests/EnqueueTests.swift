@@ -119,6 +119,23 @@ final class EnqueueTests: XCTestCase {
         XCTAssertFalse(c.isInTransaction)
     }
 
+    func testDebouncerKeepsTheTrailingNotifyForACommitLaterThanTheInlineOne() {
+        var d = NotifyDebouncer(windowNanos: 1_000_000)
+        XCTAssertTrue(d.decide(queue: "q", nowNanos: 0))
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 200_000), "A")
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 300_000), 2_000_000)
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 500_000), "B, whose commit is slow")
+        XCTAssertTrue(d.decide(queue: "q", nowNanos: 1_100_000), "C notifies inline and commits before B")
+        XCTAssertNil(d.committed(queue: "q", nowNanos: 1_500_000), "B commits: the armed NOTIFY must cover it")
+        XCTAssertEqual(d.trailingDue(queue: "q", nowNanos: 2_000_000), .rearm(atNanos: 3_100_000),
+                       "C's NOTIFY may have come before B was visible; the stream may go on: look again")
+        XCTAssertEqual(d.trailingDue(queue: "q", nowNanos: 3_100_000), .send, "nothing since: send")
+        XCTAssertFalse(d.decide(queue: "q", nowNanos: 3_500_000), "inside the window of the trailing one")
+        XCTAssertEqual(d.committed(queue: "q", nowNanos: 3_600_000), 5_100_000)
+        XCTAssertTrue(d.decide(queue: "q", nowNanos: 4_200_000))
+        XCTAssertEqual(d.trailingDue(queue: "q", nowNanos: 5_100_000), .skip, "decided after the last commit that skipped: covered")
+    }
+
     func testDebouncerSendsOnePerWindowAndArmsATrailingOneAtCommit() {
         var d = NotifyDebouncer(windowNanos: 1_000_000)
         XCTAssertTrue(d.decide(queue: "q", nowNanos: 10_000_000))
@@ -128,16 +145,16 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(d.committed(queue: "q", nowNanos: 10_400_000), 12_000_000,
                        "armed at commit, due one window after the window: time for the stream to notify inline")
         XCTAssertNil(d.committed(queue: "q", nowNanos: 10_500_000), "the armed one goes out after this commit: it covers it")
-        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 12_000_000), "nothing notified since it was armed: send it")
+        XCTAssertEqual(d.trailingDue(queue: "q", nowNanos: 12_000_000), .send, "nothing notified since it was armed: send it")
         // A commit slower than that arms a NOTIFY for right after it, never before.
         XCTAssertFalse(d.decide(queue: "q", nowNanos: 12_500_000))
         XCTAssertEqual(d.committed(queue: "q", nowNanos: 15_000_000), 15_000_000)
-        XCTAssertTrue(d.trailingDue(queue: "q", nowNanos: 15_000_000))
+        XCTAssertEqual(d.trailingDue(queue: "q", nowNanos: 15_000_000), .send)
         // An inline NOTIFY decided after the trailing one was armed makes it redundant.
         XCTAssertFalse(d.decide(queue: "q", nowNanos: 15_500_000))
         XCTAssertEqual(d.committed(queue: "q", nowNanos: 15_600_000), 17_000_000)
         XCTAssertTrue(d.decide(queue: "q", nowNanos: 16_100_000), "after the window, inline again")
-        XCTAssertFalse(d.trailingDue(queue: "q", nowNanos: 17_000_000), "the inline NOTIFY at 16.1 ms covers the commit of 15.6 ms")
+        XCTAssertEqual(d.trailingDue(queue: "q", nowNanos: 17_000_000), .skip, "the inline NOTIFY at 16.1 ms covers the commit of 15.6 ms")
         XCTAssertFalse(d.decide(queue: "q", nowNanos: 17_050_000))
         XCTAssertEqual(d.committed(queue: "q", nowNanos: 17_100_000), 18_100_000, "a new burst arms its own")
     }
