@@ -63,8 +63,10 @@ struct BatchExecutor: Sendable {
         return (single, batches)
     }
 
-    func execute(_ jobs: [ClaimedJob]) async {
+    /// Runs `jobs`, whose claims here are `holds` (in the same order).
+    func execute(_ jobs: [ClaimedJob], holds: [Hold]) async {
         guard let first = jobs.first, let handler = executor.registry.handler(for: first.kind) else { return }
+        let holdOf = Dictionary(uniqueKeysWithValues: zip(jobs.map(\.id), holds))
         let start = DispatchTime.now().uptimeNanoseconds
         let workerID = executor.workerID
         let context = BatchContext(environment: executor.environment, workerID: workerID)
@@ -88,26 +90,26 @@ struct BatchExecutor: Sendable {
             let rest = jobs.filter { outcome.outcomes[$0.id] == nil && !outcome.lost.contains($0.id) }
             Log.warn("batch failed and was rolled back; running its jobs one by one",
                      ["kind": first.kind, "jobs": rest.count, "error": Executor.message(for: error)])
-            for job in rest { await executor.execute(job) }
+            for job in rest { await executor.execute(job, hold: holdOf[job.id]!) }
         }
 
         let held = executor.held
         for job in jobs where outcome.lost.contains(job.id) {
-            held.runEnded(job.id, attempt: job.attempt)
-            held.release(job.id, attempt: job.attempt)
+            held.runEnded(holdOf[job.id]!)
+            held.release(holdOf[job.id]!)
         }
         var failed = 0
         for job in jobs {
-            guard let result = outcome.outcomes[job.id] else { continue }
-            held.runEnded(job.id, attempt: job.attempt)
+            guard let result = outcome.outcomes[job.id], let hold = holdOf[job.id] else { continue }
+            held.runEnded(hold)
             switch result {
             case .completed, .deferred:
-                held.release(job.id, attempt: job.attempt)
+                held.release(hold)
             case .failed(let message, let permanent):
                 failed += 1
-                executor.completer.submit(Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts,
-                                                        outcome: .failed(message: message, permanent: permanent),
-                                                        backoff: executor.backoff))
+                let finish = Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts,
+                                           outcome: .failed(message: message, permanent: permanent), backoff: executor.backoff)
+                executor.completer.submit(Completion(finish: finish, hold: hold))
             }
         }
         if Log.enabled(.info) {

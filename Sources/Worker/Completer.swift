@@ -9,7 +9,7 @@ import Synchronization
 /// database effects, failures, snoozes. Jobs with database effects complete in their own
 /// transaction and never come here.
 final class Completer: Sendable {
-    private let batcher: Mutex<CompletionBatcher>
+    private let batcher: Mutex<CompletionBatcher<Completion>>
     private let wake = WakeSignal()
     private let stopped = Atomic<Bool>(false)
     private let pool: ConnectionPool
@@ -27,8 +27,8 @@ final class Completer: Sendable {
         self.dueSoon = dueSoon
     }
 
-    func submit(_ finish: Finish) {
-        if batcher.withLock({ $0.add(finish) }) { wake.signal() }
+    func submit(_ completion: Completion) {
+        if batcher.withLock({ $0.add(completion) }) { wake.signal() }
     }
 
     /// Finished jobs not yet written.
@@ -64,8 +64,9 @@ final class Completer: Sendable {
 
     /// The server refused this job's outcome on its own: write it without its result and
     /// message, so the job still ends as decided rather than running again.
-    private func writeWithoutPayload(_ finish: Finish, refusedBecause error: any Error) async {
+    private func writeWithoutPayload(_ completion: Completion, refusedBecause error: any Error) async {
         let workerID = self.workerID
+        let finish = completion.finish
         let fallback = finish.withoutRefusedPayload(String(describing: error))
         do {
             _ = try await pool.withConnection { try FinishBatch([fallback]).run(on: $0, workerID: workerID) }
@@ -76,20 +77,21 @@ final class Completer: Sendable {
             Log.error("could not record a finished job; its lease will lapse and it will run again",
                       ["job_id": finish.jobID, "outcome": finish.state.rawValue, "error": error])
         }
-        held.release(finish.jobID, attempt: finish.attempt)
+        held.release(completion.hold)
     }
 
-    private func flush(_ batch: [Finish]) async {
+    private func flush(_ batch: [Completion]) async {
         let workerID = self.workerID
+        let finishes = batch.map(\.finish)
         do {
-            let changed = try await pool.withConnection { try FinishBatch(batch).run(on: $0, workerID: workerID) }
+            let changed = try await pool.withConnection { try FinishBatch(finishes).run(on: $0, workerID: workerID) }
             batcher.withLock { $0.flushSucceeded() }
-            held.release(batch)
+            held.release(batch.map(\.hold))
             if changed.count < batch.count {
                 Log.debug("finished jobs no longer held here were left as they are", ["count": batch.count - changed.count])
             }
             var soonest = Double.infinity
-            for f in batch where f.state == .retryable || f.state == .scheduled {
+            for f in finishes where f.state == .retryable || f.state == .scheduled {
                 soonest = min(soonest, Double(f.delayMilliseconds) / 1000)
             }
             if soonest.isFinite { dueSoon(soonest) }
@@ -102,8 +104,8 @@ final class Completer: Sendable {
             case .retry(let seconds):
                 Log.warn("could not record finished jobs, will retry", ["count": batch.count, "retry_in_s": seconds, "error": error])
                 await wake.wait(seconds: seconds)
-            case .drop(let finish):
-                await writeWithoutPayload(finish, refusedBecause: error)
+            case .drop(let completion):
+                await writeWithoutPayload(completion, refusedBecause: error)
             }
         }
     }

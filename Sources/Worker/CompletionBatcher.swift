@@ -8,9 +8,9 @@ import Queue
 /// away) keeps its jobs, in order, and is retried with backoff. A batch the server refuses for
 /// its values is split: its jobs are written one at a time, and the one refused alone is
 /// dropped, so one bad row cannot hold every later completion back.
-struct CompletionBatcher: Sendable {
+struct CompletionBatcher<Item: Sendable & Equatable>: Sendable {
     let maxBatch: Int
-    private(set) var pending: [Finish] = []
+    private(set) var pending: [Item] = []
     private(set) var flushing = false
     private var failures = 0
     /// How many of the next jobs to write one per flush (the rest of a refused batch).
@@ -20,7 +20,7 @@ struct CompletionBatcher: Sendable {
         /// Try again after this many seconds.
         case retry(afterSeconds: Double)
         /// The server refused this job's outcome on its own: it cannot be written.
-        case drop(Finish)
+        case drop(Item)
     }
 
     init(maxBatch: Int) {
@@ -29,13 +29,13 @@ struct CompletionBatcher: Sendable {
     }
 
     /// Adds a finished job; true when the flusher should be woken.
-    mutating func add(_ finish: Finish) -> Bool {
-        pending.append(finish)
+    mutating func add(_ item: Item) -> Bool {
+        pending.append(item)
         return !flushing
     }
 
     /// The next batch to write, or nil when nothing is pending or a flush is in flight.
-    mutating func takeBatch() -> [Finish]? {
+    mutating func takeBatch() -> [Item]? {
         guard !flushing, !pending.isEmpty else { return nil }
         flushing = true
         let n = isolating > 0 ? 1 : min(maxBatch, pending.count)
@@ -51,7 +51,7 @@ struct CompletionBatcher: Sendable {
     }
 
     /// A flush failed. `refusedData`: the server refused the values (not the connection).
-    mutating func flushFailed(_ batch: [Finish], refusedData: Bool) -> Failure {
+    mutating func flushFailed(_ batch: [Item], refusedData: Bool) -> Failure {
         flushing = false
         if refusedData {
             if batch.count == 1 {

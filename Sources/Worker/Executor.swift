@@ -20,7 +20,8 @@ struct Executor: Sendable {
 
     func timeout(for kind: String) -> Double { registry.handler(for: kind)?.timeout ?? 300 }
 
-    func execute(_ job: ClaimedJob) async {
+    /// Runs `job`, whose claim here is `hold`.
+    func execute(_ job: ClaimedJob, hold: Hold) async {
         let start = DispatchTime.now().uptimeNanoseconds
         var outcome: JobOutcome?
         var label: String
@@ -46,7 +47,7 @@ struct Executor: Sendable {
                 label = "lease_lost"
                 errorText = error.description
             } catch {
-                switch held.reason(job.id, attempt: job.attempt) {
+                switch held.reason(hold) {
                 case .operatorCancelled?:
                     label = "cancelled"
                 case .shutdown?:
@@ -75,14 +76,14 @@ struct Executor: Sendable {
             errorText = message
         }
 
-        held.runEnded(job.id, attempt: job.attempt)
+        held.runEnded(hold)
         if let outcome {
             let finish = Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, outcome: outcome, backoff: backoff)
             if finish.state == .discarded && label == "failed" { label = "discarded" }
             if finish.state == .retryable { label = "retry" }
-            completer.submit(finish)
+            completer.submit(Completion(finish: finish, hold: hold))
         } else {
-            held.release(job.id, attempt: job.attempt)
+            held.release(hold)
         }
 
         if Log.enabled(.info) {

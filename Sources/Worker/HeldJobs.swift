@@ -1,13 +1,13 @@
 import Dispatch
-import Queue
 import Synchronization
 
 /// The jobs this process holds: claimed and not yet written back. Their leases are renewed;
 /// their tasks can be cancelled (operator cancel, timeout, shutdown, lost lease).
 ///
-/// One entry per job, for the attempt that runs. A run whose lease lapsed may still be going
-/// when this process claims the same job again; the new claim replaces its entry and cancels
-/// it, and whatever the stale run reports later (ended, released) no longer touches the entry.
+/// One entry per job, for the claim that runs (`Hold`). A run whose lease lapsed may still be
+/// going when this process claims the same job again; the new claim replaces its entry and
+/// cancels it, and whatever the stale run reports later (ended, released) no longer touches
+/// the entry.
 final class HeldJobs: Sendable {
     enum CancelReason: Sendable, Equatable {
         case operatorCancelled
@@ -17,7 +17,7 @@ final class HeldJobs: Sendable {
     }
 
     private struct Entry {
-        var attempt: Int
+        var hold: Hold
         var task: Task<Void, Never>?
         var deadline: UInt64
         var timeout: Double
@@ -26,75 +26,89 @@ final class HeldJobs: Sendable {
     }
 
     private let entries = Mutex<[Int64: Entry]>([:])
+    private let serials = Atomic<UInt64>(0)
 
     /// Holds attempt `attempt` of a claimed job whose run may take `timeout` seconds.
-    func hold(_ id: Int64, attempt: Int, timeout: Double, now: UInt64) {
+    func hold(_ id: Int64, attempt: Int, timeout: Double, now: UInt64) -> Hold {
+        let hold = Hold(id: id, attempt: attempt, serial: serials.add(1, ordering: .relaxed).newValue)
         let deadline = now &+ UInt64(min(timeout, 1e9) * 1e9)
         let stale = entries.withLock { e -> Task<Void, Never>? in
             let old = e[id]
-            e[id] = Entry(attempt: attempt, task: nil, deadline: deadline, timeout: timeout)
+            e[id] = Entry(hold: hold, task: nil, deadline: deadline, timeout: timeout)
             return old?.running == true ? old?.task : nil
         }
-        // The earlier attempt's lease lapsed and the job was rescued: its results cannot be
+        // The earlier claim's lease lapsed and the job was rescued: its results cannot be
         // written any more (the finish checks the attempt), so stop it.
         stale?.cancel()
+        return hold
     }
 
-    func attach(_ id: Int64, attempt: Int, task: Task<Void, Never>) {
+    func attach(_ hold: Hold, task: Task<Void, Never>) {
         let cancelNow = entries.withLock { e -> Bool in
-            guard e[id]?.attempt == attempt else { return true }
-            e[id]?.task = task
-            return e[id]?.reason != nil
+            guard e[hold.id]?.hold == hold else { return true }
+            e[hold.id]?.task = task
+            return e[hold.id]?.reason != nil
         }
         if cancelNow { task.cancel() }
     }
 
     /// The handler returned; the job is held until its outcome is written.
-    func runEnded(_ id: Int64, attempt: Int) {
+    func runEnded(_ hold: Hold) {
         entries.withLock { e in
-            guard e[id]?.attempt == attempt else { return }
-            e[id]?.running = false
-            e[id]?.task = nil
+            guard e[hold.id]?.hold == hold else { return }
+            e[hold.id]?.running = false
+            e[hold.id]?.task = nil
         }
     }
 
-    func release(_ id: Int64, attempt: Int) {
+    func release(_ hold: Hold) {
         entries.withLock { e in
-            if e[id]?.attempt == attempt { e.removeValue(forKey: id) }
+            if e[hold.id]?.hold == hold { e.removeValue(forKey: hold.id) }
         }
     }
 
-    func release(_ finishes: [Finish]) {
+    func release(_ holds: [Hold]) {
         entries.withLock { e in
-            for f in finishes where e[f.jobID]?.attempt == f.attempt { e.removeValue(forKey: f.jobID) }
+            for hold in holds where e[hold.id]?.hold == hold { e.removeValue(forKey: hold.id) }
         }
     }
 
-    /// Cancels a running job's task; false when it is not running here.
+    /// Cancels a running job's task (an operator's cancel, by job id); false when it is not
+    /// running here.
     @discardableResult
     func cancel(_ id: Int64, reason: CancelReason) -> Bool {
+        cancel(where: { $0.id == id }, id: id, reason: reason)
+    }
+
+    /// Cancels this claim's run if it is still the one held (the renewer found its lease gone).
+    @discardableResult
+    func cancel(_ hold: Hold, reason: CancelReason) -> Bool {
+        cancel(where: { $0 == hold }, id: hold.id, reason: reason)
+    }
+
+    private func cancel(where matches: (Hold) -> Bool, id: Int64, reason: CancelReason) -> Bool {
         let task = entries.withLock { e -> Task<Void, Never>? in
-            guard e[id]?.running == true, e[id]?.reason == nil else { return nil }
+            guard let entry = e[id], matches(entry.hold), entry.running, entry.reason == nil else { return nil }
             e[id]?.reason = reason
-            return e[id]?.task
+            return entry.task
         }
         task?.cancel()
         return task != nil
     }
 
-    /// Why attempt `attempt`'s run was cancelled; `.leaseLost` once a later claim replaced it.
-    func reason(_ id: Int64, attempt: Int) -> CancelReason? {
+    /// Why this claim's run was cancelled; `.leaseLost` once a later claim replaced it.
+    func reason(_ hold: Hold) -> CancelReason? {
         entries.withLock { e in
-            guard let entry = e[id] else { return nil }
-            return entry.attempt == attempt ? entry.reason : .leaseLost
+            guard let entry = e[hold.id] else { return nil }
+            return entry.hold == hold ? entry.reason : .leaseLost
         }
     }
 
-    /// The jobs held, each with the attempt that runs (for lease renewal).
-    var leases: [(id: Int64, attempt: Int)] { entries.withLock { $0.map { (id: $0.key, attempt: $0.value.attempt) } } }
+    /// The claims held, by job id (for lease renewal, which locks rows in id order).
+    var leases: [Hold] { entries.withLock { $0.values.map(\.hold) }.sorted { $0.id < $1.id } }
 
-    /// Whether attempt `attempt` of job `id` is still held.
-    func holds(_ id: Int64, attempt: Int) -> Bool { entries.withLock { $0[id]?.attempt == attempt } }
+    /// Whether this claim is still held.
+    func holds(_ hold: Hold) -> Bool { entries.withLock { $0[hold.id]?.hold == hold } }
 
     var runningCount: Int { entries.withLock { $0.values.filter(\.running).count } }
 

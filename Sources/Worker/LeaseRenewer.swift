@@ -26,9 +26,9 @@ struct LeaseRenewer: Sendable {
                     return Set(try c.query(JobQueries.renewLeases, [leases.map(\.id), workerID, leaseMs, leases.map(\.attempt)])
                         .map { try $0.int64("id") })
                 }
-                // Jobs released meanwhile (finished and written) are not lost leases.
-                for lease in leases where !kept.contains(lease.id) && held.holds(lease.id, attempt: lease.attempt) {
-                    if held.cancel(lease.id, reason: .leaseLost) {
+                // Claims released meanwhile (finished and written) are not lost leases.
+                for lease in leases where !kept.contains(lease.id) {
+                    if held.cancel(lease, reason: .leaseLost) {
                         Log.warn("job no longer held by this worker, cancelling its run", ["job_id": lease.id, "attempt": lease.attempt])
                     }
                 }

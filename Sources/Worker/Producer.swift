@@ -79,25 +79,25 @@ final class Producer: Sendable {
     }
 
     private func start(_ job: ClaimedJob) {
-        held.hold(job.id, attempt: job.attempt, timeout: executor.timeout(for: job.kind), now: DispatchTime.now().uptimeNanoseconds)
+        let hold = held.hold(job.id, attempt: job.attempt, timeout: executor.timeout(for: job.kind), now: DispatchTime.now().uptimeNanoseconds)
         let executor = self.executor
         let task = Task {
-            await executor.execute(job)
+            await executor.execute(job, hold: hold)
             self.ended()
         }
-        held.attach(job.id, attempt: job.attempt, task: task)
+        held.attach(hold, task: task)
     }
 
     /// Jobs of a `BatchJob` kind claimed together: one task runs them in one transaction.
     private func start(batch: [ClaimedJob]) {
         let now = DispatchTime.now().uptimeNanoseconds
-        for job in batch { held.hold(job.id, attempt: job.attempt, timeout: executor.timeout(for: job.kind), now: now) }
+        let holds = batch.map { held.hold($0.id, attempt: $0.attempt, timeout: executor.timeout(for: $0.kind), now: now) }
         let batchExecutor = BatchExecutor(executor: executor)
         let task = Task {
-            await batchExecutor.execute(batch)
+            await batchExecutor.execute(batch, holds: holds)
             for _ in batch { self.ended() }
         }
-        for job in batch { held.attach(job.id, attempt: job.attempt, task: task) }
+        for hold in holds { held.attach(hold, task: task) }
     }
 
     private func ended() {

@@ -15,11 +15,15 @@ final class CompleterTests: XCTestCase {
         XCTAssertEqual(try c.query(JobQueries.claim, ["default", 4, "w/1", 30_000]).count, 4)
         let pool = ConnectionPool(url: db.url, maxConnections: 1)
         defer { pool.close() }
-        let completer = Completer(pool: pool, workerID: "w/1", held: HeldJobs(), maxBatch: 10, dueSoon: { _ in })
+        let held = HeldJobs()
+        let completer = Completer(pool: pool, workerID: "w/1", held: held, maxBatch: 10, dueSoon: { _ in })
         // jsonb cannot hold \u0000: the server refuses the whole statement (SQLSTATE 22P05).
         let poisoned = JSON.object(["text": .string("a\u{0000}b")])
         for (n, id) in ids.enumerated() {
-            completer.submit(Finish(jobID: id, attempt: 1, state: .completed, result: n == 1 ? poisoned : ["n": .int(n)]))
+            let hold = held.hold(id, attempt: 1, timeout: 30, now: 0)
+            held.runEnded(hold)
+            completer.submit(Completion(finish: Finish(jobID: id, attempt: 1, state: .completed, result: n == 1 ? poisoned : ["n": .int(n)]),
+                                        hold: hold))
         }
         let run = Task { await completer.run() }
         await completer.finish(within: 10)
@@ -30,5 +34,6 @@ final class CompleterTests: XCTestCase {
         XCTAssertEqual(try rows[3].json("result")["n"]?.int, 3)
         let note = try XCTUnwrap(try rows[1].json("result")["refused"]?.string)
         XCTAssertTrue(note.contains("22P05"), note)
+        XCTAssertTrue(held.isEmpty, "every claim released, the refused one too")
     }
 }

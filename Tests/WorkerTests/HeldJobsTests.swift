@@ -6,22 +6,36 @@ import XCTest
 final class HeldJobsTests: XCTestCase {
     func testALaterClaimReplacesAStaleRunWhichCanNoLongerTouchIt() async {
         let held = HeldJobs()
-        held.hold(7, attempt: 1, timeout: 30, now: 0)
+        let first = held.hold(7, attempt: 1, timeout: 30, now: 0)
         let stale = Task<Void, Never> { while !Task.isCancelled { await Task.yield() } }
-        held.attach(7, attempt: 1, task: stale)
-        // Attempt 1's lease lapsed, the job was rescued, and this process claimed it again.
-        held.hold(7, attempt: 2, timeout: 30, now: 0)
+        held.attach(first, task: stale)
+        // The first claim's lease lapsed, the job was rescued, and this process claimed it again.
+        let second = held.hold(7, attempt: 2, timeout: 30, now: 0)
         await stale.value  // returns only because the new claim cancelled it
-        XCTAssertEqual(held.reason(7, attempt: 1), .leaseLost, "the stale run learns why it was stopped")
-        XCTAssertNil(held.reason(7, attempt: 2))
-        held.runEnded(7, attempt: 1)
-        held.release(7, attempt: 1)
+        XCTAssertEqual(held.reason(first), .leaseLost, "the stale run learns why it was stopped")
+        XCTAssertNil(held.reason(second))
+        held.runEnded(first)
+        held.release(first)
         XCTAssertEqual(held.runningCount, 1, "the stale run's end does not end the live one")
-        XCTAssertTrue(held.holds(7, attempt: 2))
-        XCTAssertEqual(held.leases.map(\.attempt), [2], "only the live attempt's lease is renewed")
-        held.release([Finish(jobID: 7, attempt: 1, state: .completed)])
+        XCTAssertTrue(held.holds(second))
+        XCTAssertFalse(held.cancel(first, reason: .leaseLost), "a lost lease of the stale claim cancels nothing")
+        XCTAssertEqual(held.leases, [second], "only the live claim's lease is renewed")
+        held.release([first])
         XCTAssertFalse(held.isEmpty)
-        held.release([Finish(jobID: 7, attempt: 2, state: .completed)])
+        held.release([second])
         XCTAssertTrue(held.isEmpty)
+    }
+
+    func testASnoozedJobClaimedAgainInTheSameAttemptIsAnotherClaim() {
+        let held = HeldJobs()
+        let first = held.hold(7, attempt: 1, timeout: 30, now: 0)
+        // The run snoozed in its own transaction (attempt given back); the job came due and
+        // was claimed again, in attempt 1 again, before the first run reported its end.
+        let second = held.hold(7, attempt: 1, timeout: 30, now: 0)
+        XCTAssertNotEqual(first, second)
+        held.runEnded(first)
+        held.release(first)
+        XCTAssertTrue(held.holds(second), "the first run's end leaves the second claim held")
+        XCTAssertEqual(held.runningCount, 1)
     }
 }

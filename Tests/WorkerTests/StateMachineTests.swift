@@ -41,7 +41,7 @@ final class StateMachineTests: XCTestCase {
     }
 
     func testCompletionBatcherOneFlushAtATimeAndRetriesInOrder() {
-        var b = CompletionBatcher(maxBatch: 3)
+        var b = CompletionBatcher<Finish>(maxBatch: 3)
         func f(_ id: Int64) -> Finish { Finish(jobID: id, attempt: 1, state: .completed) }
         XCTAssertTrue(b.add(f(1)), "idle: wake the flusher")
         let first = b.takeBatch()
@@ -62,7 +62,7 @@ final class StateMachineTests: XCTestCase {
     }
 
     func testCompletionBatcherSplitsARefusedBatchAndDropsOnlyTheRefusedJob() {
-        var b = CompletionBatcher(maxBatch: 3)
+        var b = CompletionBatcher<Finish>(maxBatch: 3)
         func f(_ id: Int64) -> Finish { Finish(jobID: id, attempt: 1, state: .completed) }
         for id: Int64 in 1...4 { _ = b.add(f(id)) }
         let batch = b.takeBatch()!
