@@ -3,7 +3,7 @@
 /// A NOTIFY takes a cluster-wide lock at commit, so transactions that notify commit one at a
 /// time: one NOTIFY per job would cap enqueue at the speed of serial commits. At most one
 /// NOTIFY per queue per `window` is sent with an insert. An insert inside the window sends
-/// none; once it has committed it arms one trailing NOTIFY shortly after the window, so the
+/// none; once it has committed it arms one trailing NOTIFY for shortly after, so the
 /// last jobs of a burst do not wait for the workers' fallback poll. Arming at commit (not at the
 /// insert) matters: a trailing NOTIFY that went out before the insert committed would wake the
 /// workers to an empty queue. A plain value: the rules are tested without a database.
@@ -32,10 +32,11 @@ public struct NotifyDebouncer: Sendable {
     /// An insert that did not notify has committed: returns when to send a trailing NOTIFY,
     /// or nil when one is armed already (it goes out after this commit, so it covers it).
     ///
-    /// Due one window after the window ends: a stream that goes on notifies inline within that
-    /// time and the trailing one is skipped. Due at the window's end, nearly every window of a
-    /// steady single-job stream sent both (720 extra NOTIFY transactions per second at 3,600
-    /// inserts/s, each a commit of its own). Only the last jobs of a burst wait the extra window.
+    /// Due two windows after the last inline NOTIFY, when `trailingDue` decides: a stream that
+    /// goes on notifies inline by then and the trailing one is skipped. Sent at the window's
+    /// end, nearly every window of a steady single-job stream sent both (720 extra NOTIFY
+    /// transactions per second at 3,600 inserts/s, each a commit of its own). Only the last
+    /// jobs of a burst wait the extra window.
     public mutating func committed(queue: String, nowNanos: UInt64) -> UInt64? {
         lastCommit[queue] = nowNanos
         guard !armed.contains(queue) else { return nil }
