@@ -14,24 +14,20 @@ extension JobRegistry {
         r.register(UsageRecordJob())
         r.register(AdminAdjustJob())
         r.register(CreditsExpireJob())
-        r.schedule(CronSchedule(name: "credits.expire", expression: try CronExpression("@hourly"), kind: CreditsExpireJob.kind,
-                                queue: CreditsExpireJob.queue))
+        try r.schedule(CreditsExpireJob.self, cron: "@hourly")
         // Rewards, streaks, referrals and rollover (docs/rewards-and-notifications.md).
         r.register(RewardsActionJob())
         r.register(StreaksEvaluateJob())
         // A few minutes past midnight UTC: the day just ended, once its last actions are in.
-        r.schedule(CronSchedule(name: "streaks.evaluate", expression: try CronExpression("5 0 * * *"), kind: StreaksEvaluateJob.kind,
-                                queue: StreaksEvaluateJob.queue))
+        try r.schedule(StreaksEvaluateJob.self, cron: "5 0 * * *")
         r.register(ReferralRewardJob())
         r.register(CreditsRolloverJob())
-        r.schedule(CronSchedule(name: "credits.rollover", expression: try CronExpression("@hourly"), kind: CreditsRolloverJob.kind,
-                                queue: CreditsRolloverJob.queue))
+        try r.schedule(CreditsRolloverJob.self, cron: "@hourly")
         // Notifications.
         r.register(NotifyDeliverJob())
         r.register(NotifyReadJob())
         r.register(NotifyPruneJob())
-        r.schedule(CronSchedule(name: "notify.prune", expression: try CronExpression("@hourly"), kind: NotifyPruneJob.kind,
-                                queue: NotifyPruneJob.queue))
+        try r.schedule(NotifyPruneJob.self, cron: "@hourly")
         // Payments.
         r.register(StripeEventJob())
         // Crypto purchases (docs/crypto.md).
@@ -40,13 +36,11 @@ extension JobRegistry {
         r.register(CryptoCheckJob())
         r.register(CryptoPollJob())
         r.register(CryptoConfirmManualJob())
-        r.schedule(CronSchedule(name: "prices.refresh", expression: try CronExpression("* * * * *"), kind: PricesRefreshJob.kind,
-                                queue: PricesRefreshJob.queue))
-        r.schedule(CronSchedule(name: "crypto.poll", expression: try CronExpression("* * * * *"), kind: CryptoPollJob.kind,
-                                queue: CryptoPollJob.queue))
+        try r.schedule(PricesRefreshJob.self, cron: "* * * * *")
+        try r.schedule(CryptoPollJob.self, cron: "* * * * *")
         // The queue's own upkeep.
         r.register(PruneJobsJob())
-        r.schedule(CronSchedule(name: "jobs.prune", expression: try CronExpression("@hourly"), kind: PruneJobsJob.kind, queue: PruneJobsJob.queue))
+        try r.schedule(PruneJobsJob.self, cron: "@hourly")
         try r.applyScheduleOverrides(environment)
         return r
     }

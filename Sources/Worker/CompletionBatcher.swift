@@ -1,5 +1,3 @@
-import Queue
-
 /// Groups finished jobs into completion statements: a plain value, tested without a database.
 ///
 /// One flush at a time; whatever finishes while a flush is in flight goes into the next one.

@@ -107,9 +107,6 @@ final class HeldJobs: Sendable {
     /// The claims held, by job id (for lease renewal, which locks rows in id order).
     var leases: [Hold] { entries.withLock { $0.values.map(\.hold) }.sorted { $0.id < $1.id } }
 
-    /// Whether this claim is still held.
-    func holds(_ hold: Hold) -> Bool { entries.withLock { $0[hold.id]?.hold == hold } }
-
     var runningCount: Int { entries.withLock { $0.values.filter(\.running).count } }
 
     var isEmpty: Bool { entries.withLock { $0.isEmpty } }

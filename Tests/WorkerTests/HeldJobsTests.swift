@@ -17,7 +17,7 @@ final class HeldJobsTests: XCTestCase {
         held.runEnded(first)
         held.release(first)
         XCTAssertEqual(held.runningCount, 1, "the stale run's end does not end the live one")
-        XCTAssertTrue(held.holds(second))
+        XCTAssertTrue(held.leases.contains(second))
         XCTAssertFalse(held.cancel(first, reason: .leaseLost), "a lost lease of the stale claim cancels nothing")
         XCTAssertEqual(held.leases, [second], "only the live claim's lease is renewed")
         held.release([first])
@@ -35,7 +35,7 @@ final class HeldJobsTests: XCTestCase {
         XCTAssertNotEqual(first, second)
         held.runEnded(first)
         held.release(first)
-        XCTAssertTrue(held.holds(second), "the first run's end leaves the second claim held")
+        XCTAssertEqual(held.leases, [second], "the first run's end leaves the second claim held")
         XCTAssertEqual(held.runningCount, 1)
     }
 }

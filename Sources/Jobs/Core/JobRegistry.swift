@@ -26,6 +26,11 @@ public struct JobRegistry: Sendable {
         schedules.append(handlers[schedule.kind].map { schedule.with(maxAttempts: $0.maxAttempts) } ?? schedule)
     }
 
+    /// Runs kind `J` on its own queue at every time `cron` names; the schedule is named after the kind.
+    public mutating func schedule<J: Job>(_: J.Type, cron: String) throws {
+        schedule(CronSchedule(name: J.kind, expression: try CronExpression(cron), kind: J.kind, queue: J.queue))
+    }
+
     /// Replaces or removes schedules from `TALLY_SCHEDULE_<NAME>` settings (NAME in capitals,
     /// dots and dashes as underscores): a cron expression, or `off`.
     public mutating func applyScheduleOverrides(_ environment: Environment) throws {
