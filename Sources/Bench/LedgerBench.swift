@@ -50,39 +50,12 @@ struct LedgerBenchRun {
         let c = try Connection.connect(databaseURL, applicationName: "tally-bench")
         let users = (0..<accounts).map { "\(prefix)-\($0)" }
         try setUpAccounts(users, on: c)
-        try c.query("INSERT INTO queues (name, paused) VALUES ('default', true) ON CONFLICT (name) DO UPDATE SET paused = true")
+        try BacklogDrain.pause("default", on: c)
         let (first, last) = try enqueue(users, on: c)
         // Statistics, as a database in service has them (autovacuum would take a minute).
         try c.execute("ANALYZE jobs, accounts, grants, ledger_entries, ledger_allocations, notifications")
-
-        var workers: [Process] = []
-        defer {
-            for w in workers where w.isRunning { w.terminate() }
-            for w in workers { w.waitUntilExit() }
-        }
-        let before = try c.query("SELECT count(*) AS n FROM workers").first!.int64("n")
-        for i in 1...2 { workers.append(try startWorker(label: "\(prefix)-w\(i)")) }
-        try await until("2 workers registered", timeout: 60) {
-            try c.query("SELECT count(*) AS n FROM workers").first!.int64("n") >= before + 2
-        }
-
-        // Timed by the database: from the resume to the last job's finished_at. Completion is
-        // polled every 250 ms through the partial indexes of unfinished jobs, one state at a
-        // time (a count over the run's id range was a parallel sequential scan of the job
-        // table, 50–130 ms a poll, taking CPU from what it measured).
-        let resumedAt = try c.query("UPDATE queues SET paused = false, updated_at = now() WHERE name = 'default' RETURNING now() AS at")
-            .first!.date("at")
-        try c.query(JobQueries.notify, [Channels.control, "resume:default"])
-        try await until("\(jobs) usage jobs finished", timeout: 600) {
-            try c.query("""
-                SELECT (SELECT count(*) FROM jobs WHERE state = 'available' AND queue = 'default')
-                     + (SELECT count(*) FROM jobs WHERE state = 'running')
-                     + (SELECT count(*) FROM jobs WHERE state IN ('scheduled', 'retryable')) AS n
-                """).first!.int64("n") == 0
-        }
-        let lastFinished = try c.query("SELECT max(finished_at) AS at FROM jobs WHERE id BETWEEN $1 AND $2", [first, last])
-            .first!.date("at")
-        let seconds = lastFinished.timeIntervalSince(resumedAt)
+        let seconds = try await BacklogDrain(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues,
+                                             queue: "default", label: prefix).run(first: first, last: last, jobs: jobs, on: c)
         let charged = try c.query("""
             SELECT count(*) AS n FROM jobs
             WHERE id BETWEEN $1 AND $2 AND state = 'completed' AND (result->>'charged')::bigint = 1
@@ -120,26 +93,5 @@ struct LedgerBenchRun {
             ids += try c.transaction { tx in try enqueuer.enqueue(batch, on: tx).map(\.id) }
         }
         return (ids.min()!, ids.max()!)
-    }
-
-    private func startWorker(label: String) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tallyBinary)
-        p.arguments = ["worker", "--queues", workerQueues, "--id", label]
-        var env = ProcessInfo.processInfo.environment
-        env["DATABASE_URL"] = databaseURL
-        env["TALLY_LOG_LEVEL"] = env["TALLY_LOG_LEVEL"] ?? "warn"
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
-    private func until(_ what: String, timeout: Double, _ condition: () throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while try !condition() {
-            guard Date() < deadline else { throw QueueError.invalid("ledger bench: timed out waiting until \(what)") }
-            try await Task.sleep(for: .milliseconds(250))
-        }
     }
 }

@@ -4,7 +4,7 @@ import Support
 
 // tally-bench: the measurements behind ops/bench. Prints a table, the PostgreSQL settings it
 // ran with, and as its last line one JSON object of every figure.
-//   tally-bench [--only queue|ledger]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
+//   tally-bench [--only queue|ledger|stripe]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
 
 var only: String?
 var args = Array(CommandLine.arguments.dropFirst())
@@ -12,11 +12,11 @@ while let a = args.first {
     args.removeFirst()
     switch a {
     case "--only":
-        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue or ledger\n".utf8)); exit(2) }
+        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ledger or stripe\n".utf8)); exit(2) }
         only = v
         args.removeFirst()
     default:
-        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger|stripe]\n".utf8))
         exit(2)
     }
 }
@@ -51,6 +51,18 @@ do {
         results.add("debit_hot_per_s", figures["debit_hot_per_s"] ?? .nan, "usage.record jobs on one account, 2 worker processes")
         results.add("debit_spread_per_s", figures["debit_spread_per_s"] ?? .nan, "usage.record jobs over 10,000 accounts, 2 worker processes")
         try WaitBench(context: context).run(&results)
+    }
+    if only == nil || only == "stripe" {
+        let url = try context.freshDatabase("tally_bench_stripe")
+        let queues = Environment()["TALLY_BENCH_STRIPE_QUEUES"] ?? "payments=1000"
+        let figures = try await runStripeBench(
+            databaseURL: url, tallyBinary: context.tallyBinary.path,
+            fixture: root.appendingPathComponent("Tests/Fixtures/stripe/checkout.session.completed.payment_topup.json"),
+            workerQueues: queues, log: { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) })
+        results.add("stripe_backlog_one_user_per_s", figures["stripe_backlog_one_user_per_s"] ?? .nan,
+                    "Stripe top-ups for one user, a backlog drained by 2 workers (--queues \(queues))")
+        results.add("stripe_backlog_100_users_per_s", figures["stripe_backlog_100_users_per_s"] ?? .nan,
+                    "Stripe top-ups over 100 users, a backlog drained by 2 workers (--queues \(queues))")
     }
     print("")
     print(results.table())

@@ -227,6 +227,19 @@ public enum JobQueries {
         UPDATE workers SET heartbeat_at = now() WHERE id = $1
         """)
 
+    /// Adds what a worker counted since its last heartbeat (`$1` names, `$2` labels, `$3`
+    /// amounts, in (name, label) order: concurrent flushes lock the rows in one order).
+    public static let addCounters = Query("tally_worker_add_counters", """
+        INSERT INTO worker_counters AS w (name, label, value)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+        ON CONFLICT (name, label) DO UPDATE SET value = w.value + excluded.value, updated_at = now()
+        """)
+
+    /// Every worker counter, for `/metrics`.
+    public static let counters = Query("tally_worker_counters", """
+        SELECT name, label, value FROM worker_counters ORDER BY name, label
+        """)
+
     public static let deregisterWorker = Query("tally_worker_deregister", "DELETE FROM workers WHERE id = $1")
 
     /// Forgets workers that stopped heart-beating long ago (killed without deregistering).

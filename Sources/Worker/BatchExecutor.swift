@@ -86,6 +86,9 @@ struct BatchExecutor: Sendable {
             }
             for job in pending { outcome.outcomes[job.id] = .failed("deferred twice by \(job.kind)'s batch handler", permanent: false) }
         } catch {
+            if let error = error as? PostgresError, error.isSerializationFailure {
+                executor.counters.add(WorkerCounters.transactionRetry(sqlState: error.sqlState))
+            }
             // Jobs a committed first transaction completed are done; the rest run alone.
             let rest = jobs.filter { outcome.outcomes[$0.id] == nil && !outcome.lost.contains($0.id) }
             Log.warn("batch failed and was rolled back; running its jobs one by one",
@@ -99,10 +102,17 @@ struct BatchExecutor: Sendable {
             held.release(holdOf[job.id]!)
         }
         var failed = 0
+        var alone: [ClaimedJob] = []
         for job in jobs {
             guard let result = outcome.outcomes[job.id], let hold = holdOf[job.id] else { continue }
+            if result == .runAlone {
+                alone.append(job)
+                continue
+            }
             held.runEnded(hold)
             switch result {
+            case .runAlone:
+                break
             case .completed, .deferred:
                 held.release(hold)
             case .failed(let message, let permanent):
@@ -115,10 +125,13 @@ struct BatchExecutor: Sendable {
         if Log.enabled(.info) {
             let ms = String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             Log.info("batch finished", ["kind": first.kind, "queue": first.queue, "jobs": jobs.count,
-                                        "completed": outcome.outcomes.count - failed, "failed": failed,
+                                        "completed": outcome.outcomes.count - failed - alone.count, "failed": failed,
+                                        "run_alone": alone.count,
                                         "lease_lost": outcome.lost.count, "duration_ms": ms,
                                         "first_job_id": first.id, "last_job_id": jobs[jobs.count - 1].id])
         }
+        // After the batch committed (their turn in the lock order comes after its rows).
+        for job in alone { await executor.execute(job, hold: holdOf[job.id]!) }
     }
 
     /// Some job of the batch was no longer held when it was to be completed.

@@ -17,6 +17,13 @@ struct Executor: Sendable {
     let backoff: Backoff
     let held: HeldJobs
     let completer: Completer
+    let counters: WorkerCounters
+
+    /// How many times a run that hit a deadlock or serialization failure is run again at once,
+    /// within its claim, before the job is snoozed (which does not use an attempt either). Such
+    /// a failure is not the job's fault: its transaction rolled back whole, and the next try
+    /// usually finds the other transaction committed.
+    static let transientReruns = 5
 
     func timeout(for kind: String) -> Double { registry.handler(for: kind)?.timeout ?? 300 }
 
@@ -30,7 +37,7 @@ struct Executor: Sendable {
         if let handler = registry.handler(for: job.kind) {
             let context = JobContext(job: job, pool: pool, enqueuer: enqueuer, environment: environment, workerID: workerID)
             do {
-                let result = try await handler.run(job, context: context)
+                let result = try await runRetryingTransients(handler, job, context: context)
                 switch result.kind {
                 case .completed(let json):
                     outcome = .completed(result: json)
@@ -43,6 +50,11 @@ struct Executor: Sendable {
                 case .snoozedInTransaction:
                     label = "snoozed"
                 }
+            } catch let error as TransientFailure {
+                // Still failing after the reruns: again soon, without using an attempt.
+                outcome = .snoozed(seconds: 1)
+                label = "snoozed"
+                errorText = error.description
             } catch let error as LeaseLostError {
                 label = "lease_lost"
                 errorText = error.description
@@ -95,6 +107,29 @@ struct Executor: Sendable {
             } else {
                 Log.info("job finished", ["job_id": job.id, "kind": job.kind, "queue": job.queue, "attempt": job.attempt,
                                           "duration_ms": duration, "outcome": label])
+            }
+        }
+    }
+
+    /// A deadlock or serialization failure that outlived the reruns.
+    struct TransientFailure: Error, CustomStringConvertible {
+        let underlying: PostgresError
+        var description: String { "\(underlying) (still failing after \(Executor.transientReruns) immediate reruns; snoozed)" }
+    }
+
+    /// Runs the handler; on a deadlock or serialization failure (its transaction rolled back,
+    /// nothing applied) runs it again at once, counting each rerun in `/metrics`.
+    func runRetryingTransients(_ handler: AnyJobHandler, _ job: ClaimedJob, context: JobContext) async throws -> JobResult {
+        var reruns = 0
+        while true {
+            do {
+                return try await handler.run(job, context: context)
+            } catch let error as PostgresError where error.isSerializationFailure {
+                counters.add(WorkerCounters.transactionRetry(sqlState: error.sqlState))
+                guard reruns < Self.transientReruns, !Task.isCancelled else { throw TransientFailure(underlying: error) }
+                reruns += 1
+                Log.warn("job transaction hit a transient failure; running it again at once (no attempt used)",
+                         ["job_id": job.id, "kind": job.kind, "attempt": job.attempt, "rerun": reruns, "error": error])
             }
         }
     }

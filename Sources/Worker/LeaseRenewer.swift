@@ -5,13 +5,15 @@ import Support
 /// Renews the leases of the jobs this process holds, and its heartbeat in `workers`, every
 /// `leaseRenewInterval` (default 10 s for a 30 s lease: two renewals can fail before another
 /// worker may take the jobs). A job no longer ours (rescued while we were cut off, or
-/// cancelled) has its task cancelled: whatever it does next cannot apply.
+/// cancelled) has its task cancelled: whatever it does next cannot apply. The heartbeat also
+/// carries the process's counters (`WorkerCounters`) to `worker_counters`.
 struct LeaseRenewer: Sendable {
     let loop = Loop(name: "lease-renewer")
     let pool: ConnectionPool
     let workerID: String
     let held: HeldJobs
     let config: WorkerConfig
+    let counters: WorkerCounters
 
     func run() async {
         let interval = config.leaseRenewInterval
@@ -19,9 +21,11 @@ struct LeaseRenewer: Sendable {
         await loop.run {
             let leases = held.leases
             let workerID = self.workerID
+            let counted = counters.drain()
             do {
                 let kept = try await pool.withConnection { c -> Set<Int64> in
                     try c.query(JobQueries.heartbeat, [workerID])
+                    try Self.flush(counted, on: c)
                     guard !leases.isEmpty else { return [] }
                     return Set(try c.query(JobQueries.renewLeases, [leases.map(\.id), workerID, leaseMs, leases.map(\.attempt)])
                         .map { try $0.int64("id") })
@@ -33,10 +37,20 @@ struct LeaseRenewer: Sendable {
                     }
                 }
             } catch {
+                counters.restore(counted)
                 Log.warn("lease renewal failed", ["jobs": leases.count, "error": error])
                 return min(interval, 1)
             }
             return interval
         }
+        // Stopping: what was counted since the last heartbeat, so a short run's counts are kept.
+        let counted = counters.drain()
+        _ = try? await pool.withConnection { try Self.flush(counted, on: $0) }
+    }
+
+    /// Adds counts to `worker_counters` (nothing when there are none).
+    static func flush(_ counted: [(key: WorkerCounters.Key, value: Int64)], on c: Connection) throws {
+        guard !counted.isEmpty else { return }
+        try c.query(JobQueries.addCounters, [counted.map(\.key.name), counted.map(\.key.label), counted.map(\.value)])
     }
 }

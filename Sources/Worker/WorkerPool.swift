@@ -22,6 +22,7 @@ public final class WorkerPool: Service {
     private let databaseURL: String
     private let enqueuer: Enqueuer
     private let held = HeldJobs()
+    private let counters = WorkerCounters()
     private let completer: Completer
     private let producers: [String: Producer]
     private let renewer: LeaseRenewer
@@ -50,6 +51,7 @@ public final class WorkerPool: Service {
         let enqueuer = Enqueuer(pool: pool)
         self.enqueuer = enqueuer
         let held = self.held
+        let counters = self.counters
 
         let schedulerLoop = Loop(name: "scheduler")
         let completer = Completer(pool: pool, workerID: workerID, held: held, maxBatch: config.maxCompletionBatch,
@@ -58,7 +60,8 @@ public final class WorkerPool: Service {
                                   })
         self.completer = completer
         let executor = Executor(registry: registry, pool: pool, enqueuer: enqueuer, environment: environment,
-                                workerID: workerID, backoff: config.backoff, held: held, completer: completer)
+                                workerID: workerID, backoff: config.backoff, held: held, completer: completer,
+                                counters: counters)
         let jobEnded = self.jobEnded
         var byQueue: [String: Producer] = [:]
         for (queue, limit) in config.queues {
@@ -72,7 +75,7 @@ public final class WorkerPool: Service {
         self.scheduler = Scheduler(loop: schedulerLoop, pool: pool, config: config, promoted: { queues in
             for q in queues { producers[q]?.wakeUp() }
         })
-        self.renewer = LeaseRenewer(pool: pool, workerID: workerID, held: held, config: config)
+        self.renewer = LeaseRenewer(pool: pool, workerID: workerID, held: held, config: config, counters: counters)
         self.rescuer = Rescuer(pool: pool, config: config, rescued: { schedulerLoop.poke() })
         self.periodic = PeriodicEnqueuer(pool: pool, enqueuer: enqueuer, schedules: registry.schedules)
         self.watchdog = Watchdog(held: held)

@@ -110,7 +110,8 @@ final class BatchExecutorTests: XCTestCase {
         let held = HeldJobs()
         let completer = Completer(pool: pool, workerID: "me/1", held: held, maxBatch: 100, dueSoon: { _ in })
         let executor = Executor(registry: registry(), pool: pool, enqueuer: Enqueuer(pool: pool), environment: Environment([:]),
-                                workerID: "me/1", backoff: Backoff(scale: 0.001), held: held, completer: completer)
+                                workerID: "me/1", backoff: Backoff(scale: 0.001), held: held, completer: completer,
+                                counters: WorkerCounters())
         let holds = claimed.map { held.hold($0.id, attempt: $0.attempt, timeout: 30, now: 0) }
         await BatchExecutor(executor: executor).execute(claimed, holds: holds)
         XCTAssertEqual(try db.int("SELECT count(*) FROM bench_effects"), 4)
@@ -144,7 +145,8 @@ final class BatchExecutorTests: XCTestCase {
         let held = HeldJobs()
         let completer = Completer(pool: pool, workerID: "me/1", held: held, maxBatch: 100, dueSoon: { _ in })
         let executor = Executor(registry: try JobRegistry.standard(), pool: pool, enqueuer: Enqueuer(pool: pool), environment: Environment([:]),
-                                workerID: "me/1", backoff: Backoff(scale: 0.001), held: held, completer: completer)
+                                workerID: "me/1", backoff: Backoff(scale: 0.001), held: held, completer: completer,
+                                counters: WorkerCounters())
         let holds = claimed.map { held.hold($0.id, attempt: $0.attempt, timeout: 30, now: 0) }
         let run = Task { await BatchExecutor(executor: executor).execute(claimed, holds: holds) }
         try await waitUntil("the free account's jobs completed while the other is held") {

@@ -25,13 +25,16 @@ struct ReadyEndpoint: Endpoint {
     }
 }
 
-/// `GET /metrics`: Prometheus text.
+/// `GET /metrics`: Prometheus text: the ingress's own counters, then the workers' (read from
+/// `worker_counters`; left out while the database is unreachable, so a scrape still answers).
 struct MetricsEndpoint: Endpoint {
     static let method = "GET"
     static let path = "/metrics"
     static let access = Access.open
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
-        .text(200, context.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        let workers = try? await context.read { c in try Metrics.readWorkerCounters(on: c) }
+        return .text(200, context.metrics.render() + Metrics.renderWorkerCounters(workers),
+                     contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
 }

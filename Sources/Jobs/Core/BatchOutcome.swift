@@ -8,4 +8,7 @@ public enum BatchOutcome: Sendable, Equatable {
     case failed(String, permanent: Bool)
     /// Not run, nothing changed: something it needs was busy (only when `mayDefer`).
     case deferred
+    /// Not run, nothing changed: it needs the ordinary path (`run`: a call outside the
+    /// transaction, a wait of its own). The worker runs it alone right after the batch.
+    case runAlone
 }

@@ -87,6 +87,10 @@ public struct CryptoCheckJob: Job {
         let addresses = t.receipts.keys.sorted()
         guard !addresses.isEmpty else { return [] }
         let purchases = try tx.query(CryptoQueries.lockByAddresses, [t.coin.rawValue, addresses]).map(Purchase.init(row:))
+        // One transfer may pay purchases of several users: their accounts are locked here, all
+        // at once in user_id order (docs/ledger.md, "Lock order"), not one by one in purchase
+        // order as each grant would take them.
+        try tx.query(LedgerQueries.lockAccounts, [Array(Set(purchases.map(\.userID))).sorted()])
         let byAddress = Dictionary(purchases.compactMap { p in p.address.map { ($0, p.id) } }, uniquingKeysWith: { a, _ in a })
         for address in addresses {
             try tx.query(CryptoQueries.recordTransfer, [

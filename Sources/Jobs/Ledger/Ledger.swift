@@ -15,11 +15,14 @@ public enum Ledger {
         case `operator`
     }
 
+    /// What `accounts.user_id` accepts: 1 to 256 bytes.
+    public static func isValidUserID(_ userID: String) -> Bool { !userID.isEmpty && userID.utf8.count <= 256 }
+
     /// Creates the account unless it exists; true when it was created. Records the referral
     /// code on an account that has none.
     @discardableResult
     public static func openAccount(_ userID: String, referralCode: String? = nil, openedBy: Opener, on tx: Connection) throws -> Bool {
-        guard !userID.isEmpty, userID.utf8.count <= 256 else { throw LedgerError.invalid("user_id must be 1 to 256 bytes") }
+        guard isValidUserID(userID) else { throw LedgerError.invalid("user_id must be 1 to 256 bytes") }
         if let code = referralCode, code.isEmpty || code.utf8.count > 128 {
             throw LedgerError.invalid("referral_code must be 1 to 128 bytes")
         }

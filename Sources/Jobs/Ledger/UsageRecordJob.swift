@@ -33,7 +33,7 @@ public struct UsageRecordJob: BatchJob {
             switch try Self.record([item], on: tx, mayDefer: false)[0] {
             case .completed(let result): return result
             case .failed(let message, _): throw JobError.permanent(message)
-            case .deferred: throw JobError.permanent("usage.record deferred a job it was told not to defer")
+            case .deferred, .runAlone: throw JobError.permanent("usage.record deferred a job it was told not to defer")
             }
         }
     }

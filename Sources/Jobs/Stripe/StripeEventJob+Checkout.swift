@@ -9,12 +9,7 @@ extension StripeEventJob {
     /// read from the Stripe API (`price.metadata.credits`, or the product with that price id)
     /// times their quantities.
     static func checkoutCredits(_ session: JSON, context: JobContext) async throws -> Int64 {
-        let metadata = session["metadata"]
-        if let credits = StripeEvent.credits(metadata?["credits"]) { return credits }
-        if let price = metadata?["price_id"]?.string ?? metadata?["stripe_price_id"]?.string,
-           let product = try await productCredits(stripePrice: price, pool: context.pool) {
-            return product
-        }
+        if let known = try await context.pool.withConnection({ try knownCredits(session, on: $0) }) { return known }
         guard let sessionID = StripeEvent.id(session) else { throw Unresolvable(description: "the checkout session has no id") }
         let client = try stripeClient(context.environment, purpose: "reading checkout \(sessionID)'s line items (it has no metadata.credits)")
         let items: JSON
@@ -43,6 +38,15 @@ extension StripeEventJob {
             throw Unresolvable(description: "checkout \(sessionID): no credits in metadata, products or line items")
         }
         return total
+    }
+
+    /// The credits a checkout names without the Stripe API: `metadata.credits`, else the
+    /// product whose Stripe price is `metadata.price_id`. Nil: only its line items can tell.
+    static func knownCredits(_ session: JSON, on c: Connection) throws -> Int64? {
+        let metadata = session["metadata"]
+        if let credits = StripeEvent.credits(metadata?["credits"]) { return credits }
+        guard let price = metadata?["price_id"]?.string ?? metadata?["stripe_price_id"]?.string else { return nil }
+        return try c.query(LedgerQueries.productByStripePrice, [price]).first?.int64("credits")
     }
 
     static func productCredits(stripePrice: String, pool: ConnectionPool) async throws -> Int64? {
@@ -78,26 +82,13 @@ extension StripeEventJob {
             return .done(result(event, ["user_id": .string(user), "subscription": .string(subscription)]))
         case "payment":
             guard let credits else { throw Unresolvable(description: "checkout \(sessionID): credits unknown") }
-            let paymentIntent = StripeEvent.id(session["payment_intent"])
-            let amount = StripeEvent.amount(session["amount_total"]) ?? 0
-            let currency = session["currency"]?.string ?? "usd"
-            var row = try tx.query(StripeQueries.insertCheckoutPayment,
-                                   [user, "paid", sessionID, paymentIntent, amount, currency, credits, event.id]).first
-            if row == nil { row = try tx.query(StripeQueries.paymentByCheckout, [sessionID]).first }
-            guard let row else { throw Unresolvable(description: "checkout \(sessionID): its payment could not be recorded") }
-            let paymentID = try row.int64("id")
             let book = LedgerBook(tx)
             try book.load([user])
-            let change = try book.grant(NewGrant(
-                userID: user, source: .topup, amount: credits, paymentID: paymentID, reference: "stripe:checkout:\(sessionID)",
-                metadata: ["event_id": .string(event.id), "checkout_session": .string(sessionID), "payment_intent": .optional(paymentIntent),
-                           "amount": .int(amount), "currency": .string(currency)]))
-            let balance = try book.balance(of: user)
+            let topup = try recordTopup(event, sessionID: sessionID, user: user, credits: credits, in: book)
             try book.commit()
-            if let grantID = change?.grantID { try tx.query(StripeQueries.setPaymentGrant, [paymentID, grantID]) }
-            try wake([paymentIntent.map { "payment_intent:\($0)" }, "checkout:\(sessionID)"], on: tx)
-            return .done(result(event, ["user_id": .string(user), "credits": .int(credits), "granted": .bool(change != nil),
-                                        "balance": .int(balance), "payment_id": .int(paymentID)]))
+            try topup.linkGrant(on: tx)
+            try wake(topup.wakeKeys, on: tx)
+            return .done(topup.result)
         default:
             return .done(result(event, ["ignored": .string("checkout mode \(session["mode"]?.string ?? "missing")")]))
         }
@@ -122,5 +113,43 @@ extension StripeEventJob {
             ])], on: tx)
         }
         return .done(result(event, ["user_id": .string(user), "payment_failed": true]))
+    }
+
+    /// A paid top-up recorded in a book (its grant not yet committed).
+    struct Topup {
+        let event: StripeEvent
+        let paymentID: Int64
+        let change: LedgerChange?
+        let wakeKeys: [String?]
+        let result: JSON
+
+        /// After the book's commit: the payment names the grant it bought.
+        func linkGrant(on tx: Connection) throws {
+            if let grantID = change?.grantID { try tx.query(StripeQueries.setPaymentGrant, [paymentID, grantID]) }
+        }
+    }
+
+    /// Records a paid top-up checkout's payment and grants its credits in `book`, whose
+    /// account the caller has locked (`run` for one event, `runBatch` for many in one book).
+    static func recordTopup(_ event: StripeEvent, sessionID: String, user: String, credits: Int64, in book: LedgerBook) throws -> Topup {
+        let session = event.object
+        let tx = book.connection
+        let paymentIntent = StripeEvent.id(session["payment_intent"])
+        let amount = StripeEvent.amount(session["amount_total"]) ?? 0
+        let currency = session["currency"]?.string ?? "usd"
+        var row = try tx.query(StripeQueries.insertCheckoutPayment,
+                               [user, "paid", sessionID, paymentIntent, amount, currency, credits, event.id]).first
+        if row == nil { row = try tx.query(StripeQueries.paymentByCheckout, [sessionID]).first }
+        guard let row else { throw Unresolvable(description: "checkout \(sessionID): its payment could not be recorded") }
+        let paymentID = try row.int64("id")
+        let change = try book.grant(NewGrant(
+            userID: user, source: .topup, amount: credits, paymentID: paymentID, reference: "stripe:checkout:\(sessionID)",
+            metadata: ["event_id": .string(event.id), "checkout_session": .string(sessionID), "payment_intent": .optional(paymentIntent),
+                       "amount": .int(amount), "currency": .string(currency)]))
+        let balance = try change?.balance ?? book.balance(of: user)
+        return Topup(event: event, paymentID: paymentID, change: change,
+                     wakeKeys: [paymentIntent.map { "payment_intent:\($0)" }, "checkout:\(sessionID)"],
+                     result: result(event, ["user_id": .string(user), "credits": .int(credits), "granted": .bool(change != nil),
+                                            "balance": .int(balance), "payment_id": .int(paymentID)]))
     }
 }

@@ -245,9 +245,13 @@ public struct StripeEventJob: Job {
 
     // MARK: Shared pieces
 
-    /// The account of a paying user, opened without the trial when missing.
+    /// The account of a paying user, opened without the trial when missing, and locked: every
+    /// handler calls it before it writes any row of the user's (payment, subscription,
+    /// notification), so all of an event's locks come in the one order of docs/ledger.md
+    /// ("Lock order"): inbox row, account, the user's rows, waiting keys, job rows.
     static func ensureAccount(_ user: String, on tx: Connection) throws {
         try Ledger.openAccount(user, openedBy: .payment, on: tx)
+        try tx.query(LedgerQueries.lockAccounts, [[user]])
     }
 
     /// Wakes events waiting for any of `keys` (nil entries ignored). Call it in the transaction

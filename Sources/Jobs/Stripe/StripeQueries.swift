@@ -14,6 +14,22 @@ enum StripeQueries {
         SELECT processed_at, outcome FROM stripe_events WHERE id = $1 FOR UPDATE
         """)
 
+    /// Locks the events of a batch, in id order (two batches sharing an event wait in turn).
+    /// Not prepared: an array lookup, planned for its size each time (see LedgerQueries).
+    static let lockEvents = Query(adHoc: """
+        SELECT id, type, created, received_at, payload, processed_at, flagged_at FROM stripe_events
+        WHERE id = ANY($1::text[])
+        ORDER BY id
+        FOR UPDATE
+        """)
+
+    /// `markProcessed` for a batch: `$1` ids, `$2` their outcomes.
+    static let markProcessedMany = Query(adHoc: """
+        UPDATE stripe_events e SET processed_at = now(), outcome = m.outcome, waiting_for = NULL
+        FROM unnest($1::text[], $2::jsonb[]) AS m(id, outcome)
+        WHERE e.id = m.id
+        """)
+
     static let markProcessed = Query("stripe_mark_processed", """
         UPDATE stripe_events SET processed_at = now(), outcome = $2::jsonb, waiting_for = NULL WHERE id = $1
         """)

@@ -1,0 +1,81 @@
+import Foundation
+import Postgres
+import Support
+
+/// A backlog of Stripe events in one transaction (`BatchJob`).
+///
+/// Why: after an outage or a deploy, hundreds of top-ups for one user wait at once. One by one,
+/// each event locks that user's account, reads every grant the earlier top-ups made, writes
+/// and commits (with a NOTIFY, whose commits PostgreSQL serialises): the account's lock is the
+/// bottleneck. A batch locks the account once, grants every top-up in one ledger book and
+/// writes them in a few statements (issue 10; `stripe_backlog_*` in ops/bench).
+///
+/// Only paid top-up checkouts whose credits are known without the Stripe API take this path;
+/// every other event (subscriptions, invoices, refunds, disputes, line items to read, events
+/// that wait for something) is `.runAlone`: the ordinary `run` applies it right after the batch
+/// commits. Lock order, as in `run` (docs/ledger.md, "Lock order"): the events' inbox rows (id
+/// order), the accounts (user_id order), the users' payments and grants, the waiting keys (one
+/// sorted statement for the whole batch), then the job rows (the worker's completion, id order).
+extension StripeEventJob: BatchJob {
+    public static var batchLimit: Int { 500 }
+
+    public func runBatch(_ jobs: [BatchItem<Args>], on tx: Connection, context: BatchContext) throws -> [BatchOutcome] {
+        try Self.applyBatch(jobs.map(\.args.event_id), on: tx)
+    }
+
+    /// One outcome per event id, in order.
+    static func applyBatch(_ eventIDs: [String], on tx: Connection) throws -> [BatchOutcome] {
+        var events: [String: StripeEvent] = [:]
+        for row in try tx.query(StripeQueries.lockEvents, [Array(Set(eventIDs)).sorted()]) {
+            let event = try StripeEvent(row: row)
+            events[event.id] = event
+        }
+        var outcomes = [BatchOutcome](repeating: .runAlone, count: eventIDs.count)
+        // Paid top-ups this batch applies: (position, event, session, user, credits).
+        var topups: [(at: Int, event: StripeEvent, session: String, user: String, credits: Int64)] = []
+        var seen: Set<String> = []
+        for (i, id) in eventIDs.enumerated() {
+            guard let event = events[id] else {
+                outcomes[i] = .failed("no event \(id) in stripe_events: the ingress stores each event there before enqueueing its job",
+                                      permanent: true)
+                continue
+            }
+            if event.processedAt != nil || seen.contains(id) {
+                outcomes[i] = .completed(duplicateResult(event))
+                continue
+            }
+            guard let topup = try batchableTopup(event, on: tx) else { continue }
+            seen.insert(id)
+            topups.append((i, event, topup.session, topup.user, topup.credits))
+        }
+        guard !topups.isEmpty else { return outcomes }
+
+        let users = Array(Set(topups.map(\.user))).sorted()
+        for user in users { try Ledger.openAccount(user, openedBy: .payment, on: tx) }
+        let book = LedgerBook(tx)
+        try book.load(users)
+        try book.prefetch(references: topups.map { "stripe:checkout:\($0.session)" })
+        try book.reserveGrantIDs(topups.count)
+        var recorded: [(at: Int, topup: Topup)] = []
+        for t in topups {
+            recorded.append((t.at, try recordTopup(t.event, sessionID: t.session, user: t.user, credits: t.credits, in: book)))
+        }
+        try book.commit()
+        for r in recorded { try r.topup.linkGrant(on: tx) }
+        try wake(recorded.flatMap(\.topup.wakeKeys), on: tx)
+        try tx.query(StripeQueries.markProcessedMany, [recorded.map(\.topup.event.id), recorded.map(\.topup.result)])
+        for r in recorded { outcomes[r.at] = .completed(r.topup.result) }
+        return outcomes
+    }
+
+    /// A paid top-up checkout that names its user and credits (no Stripe API call needed),
+    /// else nil (the event runs alone).
+    static func batchableTopup(_ event: StripeEvent, on tx: Connection) throws -> (session: String, user: String, credits: Int64)? {
+        guard event.type == "checkout.session.completed" || event.type == "checkout.session.async_payment_succeeded" else { return nil }
+        let session = event.object
+        guard session["mode"]?.string == "payment", session["payment_status"]?.string == "paid",
+              let sessionID = StripeEvent.id(session), let user = checkoutUser(session), Ledger.isValidUserID(user),
+              let credits = try knownCredits(session, on: tx), credits > 0 else { return nil }
+        return (sessionID, user, credits)
+    }
+}
