@@ -20,19 +20,19 @@ extension StripeEventJob: BatchJob {
     public static var batchLimit: Int { 500 }
 
     public func runBatch(_ jobs: [BatchItem<Args>], on tx: Connection, context: BatchContext) throws -> [BatchOutcome] {
-        try Self.applyBatch(jobs.map(\.args.event_id), on: tx)
+        try Self.applyBatch(jobs.map(\.args.event_id), mayDefer: context.mayDefer, on: tx)
     }
 
     /// One outcome per event id, in order.
-    static func applyBatch(_ eventIDs: [String], on tx: Connection) throws -> [BatchOutcome] {
+    static func applyBatch(_ eventIDs: [String], mayDefer: Bool, on tx: Connection) throws -> [BatchOutcome] {
         var events: [String: StripeEvent] = [:]
         for row in try tx.query(StripeQueries.lockEvents, [Array(Set(eventIDs)).sorted()]) {
             let event = try StripeEvent(row: row)
             events[event.id] = event
         }
         var outcomes = [BatchOutcome](repeating: .runAlone, count: eventIDs.count)
-        // Paid top-ups this batch applies: (position, event, session, user, credits).
-        var topups: [(at: Int, event: StripeEvent, session: String, user: String, credits: Int64)] = []
+        // Paid top-ups this batch applies, with their positions.
+        var topups: [(at: Int, user: String, checkout: TopupCheckout)] = []
         var seen: Set<String> = []
         for (i, id) in eventIDs.enumerated() {
             guard let event = events[id] else {
@@ -44,38 +44,44 @@ extension StripeEventJob: BatchJob {
                 outcomes[i] = .completed(duplicateResult(event))
                 continue
             }
-            guard let topup = try batchableTopup(event, on: tx) else { continue }
+            guard let checkout = try batchableTopup(event, on: tx) else { continue }
             seen.insert(id)
-            topups.append((i, event, topup.session, topup.user, topup.credits))
+            topups.append((i, checkout.user, checkout))
         }
         guard !topups.isEmpty else { return outcomes }
 
         let users = Array(Set(topups.map(\.user))).sorted()
         for user in users { try Ledger.openAccount(user, openedBy: .payment, on: tx) }
         let book = LedgerBook(tx)
-        try book.load(users)
-        try book.prefetch(references: topups.map { "stripe:checkout:\($0.session)" })
-        try book.reserveGrantIDs(topups.count)
-        var recorded: [(at: Int, topup: Topup)] = []
+        // Accounts another batch holds are left to this batch's second transaction (`.deferred`),
+        // as usage.record does: two workers' batches over many users then run side by side.
+        let busy = try book.load(users, skipLocked: mayDefer)
+        var ready: [TopupCheckout] = []
+        var positions: [Int] = []
         for t in topups {
-            recorded.append((t.at, try recordTopup(t.event, sessionID: t.session, user: t.user, credits: t.credits, in: book)))
+            if busy.contains(t.user) {
+                outcomes[t.at] = .deferred
+            } else {
+                ready.append(t.checkout)
+                positions.append(t.at)
+            }
         }
-        try book.commit()
-        for r in recorded { try r.topup.linkGrant(on: tx) }
-        try wake(recorded.flatMap(\.topup.wakeKeys), on: tx)
-        try tx.query(StripeQueries.markProcessedMany, [recorded.map(\.topup.event.id), recorded.map(\.topup.result)])
-        for r in recorded { outcomes[r.at] = .completed(r.topup.result) }
+        guard !ready.isEmpty else { return outcomes }
+        let recorded = try recordTopups(ready, in: book)
+        try wake(recorded.flatMap(\.wakeKeys), on: tx)
+        try tx.query(StripeQueries.markProcessedMany, [recorded.map(\.event.id), recorded.map(\.result)])
+        for (at, topup) in zip(positions, recorded) { outcomes[at] = .completed(topup.result) }
         return outcomes
     }
 
     /// A paid top-up checkout that names its user and credits (no Stripe API call needed),
     /// else nil (the event runs alone).
-    static func batchableTopup(_ event: StripeEvent, on tx: Connection) throws -> (session: String, user: String, credits: Int64)? {
+    static func batchableTopup(_ event: StripeEvent, on tx: Connection) throws -> TopupCheckout? {
         guard event.type == "checkout.session.completed" || event.type == "checkout.session.async_payment_succeeded" else { return nil }
         let session = event.object
         guard session["mode"]?.string == "payment", session["payment_status"]?.string == "paid",
               let sessionID = StripeEvent.id(session), let user = checkoutUser(session), Ledger.isValidUserID(user),
               let credits = try knownCredits(session, on: tx), credits > 0 else { return nil }
-        return (sessionID, user, credits)
+        return TopupCheckout(event: event, session: sessionID, user: user, credits: credits)
     }
 }

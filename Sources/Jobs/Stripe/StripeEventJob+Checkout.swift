@@ -84,9 +84,7 @@ extension StripeEventJob {
             guard let credits else { throw Unresolvable(description: "checkout \(sessionID): credits unknown") }
             let book = LedgerBook(tx)
             try book.load([user])
-            let topup = try recordTopup(event, sessionID: sessionID, user: user, credits: credits, in: book)
-            try book.commit()
-            try topup.linkGrant(on: tx)
+            let topup = try recordTopups([TopupCheckout(event: event, session: sessionID, user: user, credits: credits)], in: book)[0]
             try wake(topup.wakeKeys, on: tx)
             return .done(topup.result)
         default:
@@ -115,41 +113,63 @@ extension StripeEventJob {
         return .done(result(event, ["user_id": .string(user), "payment_failed": true]))
     }
 
-    /// A paid top-up recorded in a book (its grant not yet committed).
-    struct Topup {
+    /// A paid top-up checkout to record: its event, session, user and credits.
+    struct TopupCheckout {
         let event: StripeEvent
-        let paymentID: Int64
-        let change: LedgerChange?
-        let wakeKeys: [String?]
-        let result: JSON
-
-        /// After the book's commit: the payment names the grant it bought.
-        func linkGrant(on tx: Connection) throws {
-            if let grantID = change?.grantID { try tx.query(StripeQueries.setPaymentGrant, [paymentID, grantID]) }
-        }
+        let session: String
+        let user: String
+        let credits: Int64
     }
 
-    /// Records a paid top-up checkout's payment and grants its credits in `book`, whose
-    /// account the caller has locked (`run` for one event, `runBatch` for many in one book).
-    static func recordTopup(_ event: StripeEvent, sessionID: String, user: String, credits: Int64, in book: LedgerBook) throws -> Topup {
-        let session = event.object
+    /// A top-up as recorded: the waiting keys it answers and the job's result.
+    struct Topup {
+        let event: StripeEvent
+        let wakeKeys: [String?]
+        let result: JSON
+    }
+
+    /// Records paid top-up checkouts (their payments, one grant each, the payments linked to
+    /// their grants) in `book`, whose accounts the caller has loaded (locked), and commits it.
+    /// One event (`run`) or a batch (`runBatch`): the same statements, as many round trips.
+    static func recordTopups(_ checkouts: [TopupCheckout], in book: LedgerBook) throws -> [Topup] {
         let tx = book.connection
-        let paymentIntent = StripeEvent.id(session["payment_intent"])
-        let amount = StripeEvent.amount(session["amount_total"]) ?? 0
-        let currency = session["currency"]?.string ?? "usd"
-        var row = try tx.query(StripeQueries.insertCheckoutPayment,
-                               [user, "paid", sessionID, paymentIntent, amount, currency, credits, event.id]).first
-        if row == nil { row = try tx.query(StripeQueries.paymentByCheckout, [sessionID]).first }
-        guard let row else { throw Unresolvable(description: "checkout \(sessionID): its payment could not be recorded") }
-        let paymentID = try row.int64("id")
-        let change = try book.grant(NewGrant(
-            userID: user, source: .topup, amount: credits, paymentID: paymentID, reference: "stripe:checkout:\(sessionID)",
-            metadata: ["event_id": .string(event.id), "checkout_session": .string(sessionID), "payment_intent": .optional(paymentIntent),
-                       "amount": .int(amount), "currency": .string(currency)]))
-        let balance = try change?.balance ?? book.balance(of: user)
-        return Topup(event: event, paymentID: paymentID, change: change,
-                     wakeKeys: [paymentIntent.map { "payment_intent:\($0)" }, "checkout:\(sessionID)"],
-                     result: result(event, ["user_id": .string(user), "credits": .int(credits), "granted": .bool(change != nil),
-                                            "balance": .int(balance), "payment_id": .int(paymentID)]))
+        let sessions = checkouts.map(\.event.object)
+        let rows = try tx.query(StripeQueries.recordCheckoutPayments, [
+            checkouts.map(\.user), checkouts.map(\.session), sessions.map { StripeEvent.id($0["payment_intent"]) },
+            sessions.map { StripeEvent.amount($0["amount_total"]) ?? 0 }, sessions.map { $0["currency"]?.string ?? "usd" },
+            checkouts.map(\.credits), checkouts.map(\.event.id),
+        ])
+        guard rows.count == checkouts.count else { throw Unresolvable(description: "top-up payments: \(rows.count) rows for \(checkouts.count)") }
+        try book.reserveGrantIDs(checkouts.count)
+        try book.prefetch(references: checkouts.map { "stripe:checkout:\($0.session)" })
+        var topups: [Topup] = []
+        var links: (payments: [Int64], grants: [Int64]) = ([], [])
+        for (checkout, row) in zip(checkouts, rows) {
+            guard let paymentID = try row.optInt64("id") else {
+                // Its payment intent is recorded under another checkout: nothing Tally can fix.
+                throw Unresolvable(description: "checkout \(checkout.session): its payment could not be recorded")
+            }
+            let session = checkout.event.object
+            let paymentIntent = StripeEvent.id(session["payment_intent"])
+            let amount = StripeEvent.amount(session["amount_total"]) ?? 0
+            let currency = session["currency"]?.string ?? "usd"
+            let change = try book.grant(NewGrant(
+                userID: checkout.user, source: .topup, amount: checkout.credits, paymentID: paymentID,
+                reference: "stripe:checkout:\(checkout.session)",
+                metadata: ["event_id": .string(checkout.event.id), "checkout_session": .string(checkout.session),
+                           "payment_intent": .optional(paymentIntent), "amount": .int(amount), "currency": .string(currency)]))
+            if let grantID = change?.grantID {
+                links.payments.append(paymentID)
+                links.grants.append(grantID)
+            }
+            let balance = try change?.balance ?? book.balance(of: checkout.user)
+            topups.append(Topup(event: checkout.event, wakeKeys: [paymentIntent.map { "payment_intent:\($0)" }, "checkout:\(checkout.session)"],
+                                result: result(checkout.event, ["user_id": .string(checkout.user), "credits": .int(checkout.credits),
+                                                                "granted": .bool(change != nil), "balance": .int(balance),
+                                                                "payment_id": .int(paymentID)])))
+        }
+        try book.commit()
+        if !links.payments.isEmpty { try tx.query(StripeQueries.setPaymentGrants, [links.payments, links.grants]) }
+        return topups
     }
 }

@@ -100,6 +100,35 @@ enum StripeQueries {
         RETURNING id, grant_id
         """)
 
+    /// Records paid top-up checkouts (`$1` users, `$2` sessions, `$3` payment intents, `$4`
+    /// amounts, `$5` currencies, `$6` credits, `$7` event ids) and returns each session's
+    /// payment, new or recorded before (a redelivery under another event id). One statement
+    /// for a whole batch; the lookup reads the snapshot before the insert, the insert's own
+    /// rows come from RETURNING. Not prepared: planned for each batch's size.
+    static let recordCheckoutPayments = Query(adHoc: """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[])
+                WITH ORDINALITY AS i(user_id, session, payment_intent, amount, currency, credits, event_id, n)
+        ), inserted AS (
+            INSERT INTO payments (user_id, kind, status, checkout_session_id, payment_intent_id, amount, currency, credits, event_id)
+            SELECT user_id, 'checkout', 'paid', session, payment_intent, amount, currency, credits, event_id FROM input ORDER BY n
+            ON CONFLICT DO NOTHING
+            RETURNING id, checkout_session_id
+        )
+        SELECT i.session, COALESCE(n.id, p.id) AS id
+        FROM input i
+        LEFT JOIN inserted n ON n.checkout_session_id = i.session
+        LEFT JOIN payments p ON p.checkout_session_id = i.session
+        ORDER BY i.n
+        """)
+
+    /// Links payments to the grants they bought: `$1` payment ids, `$2` grant ids.
+    static let setPaymentGrants = Query(adHoc: """
+        UPDATE payments p SET grant_id = g.grant_id, updated_at = now()
+        FROM unnest($1::bigint[], $2::bigint[]) AS g(id, grant_id)
+        WHERE p.id = g.id
+        """)
+
     static let paymentByCheckout = Query("stripe_payment_by_checkout", """
         SELECT id, grant_id, status FROM payments WHERE checkout_session_id = $1
         """)
