@@ -54,7 +54,7 @@ do {
     }
     if only == nil || only == "stripe" {
         let url = try context.freshDatabase("tally_bench_stripe")
-        let queues = Environment()["TALLY_BENCH_STRIPE_QUEUES"] ?? "payments=1000"
+        let queues = Environment()["TALLY_BENCH_STRIPE_QUEUES"] ?? "payments=2000"
         let figures = try await runStripeBench(
             databaseURL: url, tallyBinary: context.tallyBinary.path,
             fixture: root.appendingPathComponent("Tests/Fixtures/stripe/checkout.session.completed.payment_topup.json"),

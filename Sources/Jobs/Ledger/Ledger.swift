@@ -31,6 +31,16 @@ public enum Ledger {
         return created
     }
 
+    /// Opens the accounts of these users that do not exist yet (without a trial or referral
+    /// code), in one statement: a batch's users.
+    public static func openAccounts(_ userIDs: [String], openedBy: Opener, on tx: Connection) throws {
+        guard let bad = userIDs.first(where: { !isValidUserID($0) }) else {
+            try tx.query(LedgerQueries.openAccounts, [userIDs.sorted(), openedBy.rawValue])
+            return
+        }
+        throw LedgerError.invalid("user_id must be 1 to 256 bytes, got \(bad.utf8.count)")
+    }
+
     /// Adds one grant and commits it. Nil when the reference was applied before.
     @discardableResult
     public static func grant(_ g: NewGrant, on tx: Connection) throws -> LedgerChange? {

@@ -20,6 +20,13 @@ public enum LedgerQueries {
         RETURNING user_id
         """)
 
+    /// `openAccount` for many users at once (no referral codes), in user_id order.
+    static let openAccounts = Query(adHoc: """
+        INSERT INTO accounts (user_id, opened_by)
+        SELECT u, $2 FROM unnest($1::text[]) AS u ORDER BY u
+        ON CONFLICT (user_id) DO NOTHING
+        """)
+
     /// Records a referral code on an account that has none yet.
     static let setReferralCode = Query("ledger_set_referral_code", """
         UPDATE accounts SET referral_code = $2, updated_at = now()

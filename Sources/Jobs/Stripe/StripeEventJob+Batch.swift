@@ -17,14 +17,14 @@ import Support
 /// order), the accounts (user_id order), the users' payments and grants, the waiting keys (one
 /// sorted statement for the whole batch), then the job rows (the worker's completion, id order).
 extension StripeEventJob: BatchJob {
-    public static var batchLimit: Int { 500 }
+    public static var batchLimit: Int { 1000 }
 
     public func runBatch(_ jobs: [BatchItem<Args>], on tx: Connection, context: BatchContext) throws -> [BatchOutcome] {
-        try Self.applyBatch(jobs.map(\.args.event_id), mayDefer: context.mayDefer, on: tx)
+        try Self.applyBatch(jobs.map(\.args.event_id), on: tx)
     }
 
     /// One outcome per event id, in order.
-    static func applyBatch(_ eventIDs: [String], mayDefer: Bool, on tx: Connection) throws -> [BatchOutcome] {
+    static func applyBatch(_ eventIDs: [String], on tx: Connection) throws -> [BatchOutcome] {
         var events: [String: StripeEvent] = [:]
         for row in try tx.query(StripeQueries.lockEvents, [Array(Set(eventIDs)).sorted()]) {
             let event = try StripeEvent(row: row)
@@ -32,7 +32,7 @@ extension StripeEventJob: BatchJob {
         }
         var outcomes = [BatchOutcome](repeating: .runAlone, count: eventIDs.count)
         // Paid top-ups this batch applies, with their positions.
-        var topups: [(at: Int, user: String, checkout: TopupCheckout)] = []
+        var topups: [(at: Int, checkout: TopupCheckout)] = []
         var seen: Set<String> = []
         for (i, id) in eventIDs.enumerated() {
             guard let event = events[id] else {
@@ -46,31 +46,22 @@ extension StripeEventJob: BatchJob {
             }
             guard let checkout = try batchableTopup(event, on: tx) else { continue }
             seen.insert(id)
-            topups.append((i, checkout.user, checkout))
+            topups.append((i, checkout))
         }
         guard !topups.isEmpty else { return outcomes }
 
-        let users = Array(Set(topups.map(\.user))).sorted()
-        for user in users { try Ledger.openAccount(user, openedBy: .payment, on: tx) }
+        let users = Array(Set(topups.map(\.checkout.user))).sorted()
+        try Ledger.openAccounts(users, openedBy: .payment, on: tx)
         let book = LedgerBook(tx)
-        // Accounts another batch holds are left to this batch's second transaction (`.deferred`),
-        // as usage.record does: two workers' batches over many users then run side by side.
-        let busy = try book.load(users, skipLocked: mayDefer)
-        var ready: [TopupCheckout] = []
-        var positions: [Int] = []
-        for t in topups {
-            if busy.contains(t.user) {
-                outcomes[t.at] = .deferred
-            } else {
-                ready.append(t.checkout)
-                positions.append(t.at)
-            }
-        }
-        guard !ready.isEmpty else { return outcomes }
-        let recorded = try recordTopups(ready, in: book)
+        // Waits for accounts another batch holds rather than deferring their events as
+        // usage.record does (`mayDefer`): a backlog's batches cover the same few users, so
+        // the second transaction redid most of the work (measured: 100 users, 2,800–3,300/s
+        // deferring, 3,600–3,800/s waiting).
+        try book.load(users)
+        let recorded = try recordTopups(topups.map(\.checkout), in: book)
         try wake(recorded.flatMap(\.wakeKeys), on: tx)
         try tx.query(StripeQueries.markProcessedMany, [recorded.map(\.event.id), recorded.map(\.result)])
-        for (at, topup) in zip(positions, recorded) { outcomes[at] = .completed(topup.result) }
+        for (t, topup) in zip(topups, recorded) { outcomes[t.at] = .completed(topup.result) }
         return outcomes
     }
 

@@ -163,7 +163,9 @@ extension StripeEventJob {
                 links.grants.append(grantID)
             }
             let balance = try change?.balance ?? book.balance(of: checkout.user)
-            topups.append(Topup(event: checkout.event, wakeKeys: [paymentIntent.map { "payment_intent:\($0)" }, "checkout:\(checkout.session)"],
+            // Refunds and disputes wait for a payment intent (or its charge); nothing waits
+            // for a checkout session by its id.
+            topups.append(Topup(event: checkout.event, wakeKeys: [paymentIntent.map { "payment_intent:\($0)" }],
                                 result: result(checkout.event, ["user_id": .string(checkout.user), "credits": .int(checkout.credits),
                                                                 "granted": .bool(change != nil), "balance": .int(balance),
                                                                 "payment_id": .int(paymentID)])))

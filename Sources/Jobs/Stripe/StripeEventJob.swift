@@ -237,10 +237,11 @@ public struct StripeEventJob: Job {
         min(max(Date().timeIntervalSince(event.receivedAt) / 10, 5), 600)
     }
 
-    /// Takes the transaction-scoped advisory locks of these waiting keys (see "Waiting" above).
-    static func lockKeys(_ keys: [String], on tx: Connection) throws {
+    /// Takes the transaction-scoped advisory locks of these waiting keys (see "Waiting"
+    /// above): exclusive for the waiting side, shared for the recording side.
+    static func lockKeys(_ keys: [String], shared: Bool = false, on tx: Connection) throws {
         guard !keys.isEmpty else { return }
-        try tx.query(StripeQueries.lockKeys, [keys])
+        try tx.query(shared ? StripeQueries.shareKeys : StripeQueries.lockKeys, [keys])
     }
 
     // MARK: Shared pieces
@@ -263,7 +264,7 @@ public struct StripeEventJob: Job {
         // The locks in their own statement, first: wakeWaiting's snapshot is taken once they
         // are granted, so it sees a waiting transaction that held them committed (its job
         // `scheduled`); one that comes later waits for this commit and then finds the record.
-        try lockKeys(present, on: tx)
+        try lockKeys(present, shared: true, on: tx)
         try tx.query(StripeQueries.wakeWaiting, [present])
     }
 

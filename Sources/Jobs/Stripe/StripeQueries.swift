@@ -63,17 +63,31 @@ enum StripeQueries {
             WHERE processed_at IS NULL AND waiting_for && $1::text[] AND job_id IS NOT NULL)
         """)
 
-    /// Transaction-scoped advisory locks on waiting keys, taken by the transaction that records
-    /// what they name and by the one that decides to wait for it. One statement, in the order
-    /// of the lock numbers (not of the keys: two keys may hash alike), so two transactions
-    /// never take the same locks in opposite orders; the subquery fixes the order the locks are
-    /// taken in (PostgreSQL's advice for advisory locks). The prefix keeps the numbers apart
-    /// from other areas' advisory locks.
+    /// Transaction-scoped advisory locks on waiting keys: exclusive for the transaction that
+    /// decides to wait (`lockKeys`), shared for the ones that record what keys name
+    /// (`shareKeys`), so recorders never wait for each other and each waits only for a waiter.
+    ///
+    /// Keys are hashed into 1,024 buckets, one lock each (the two-number form, class
+    /// `stripeWaitingLockClass`, so they never meet other areas' advisory locks): a batch of
+    /// 1,000 top-ups would otherwise take 1,000 locks, and PostgreSQL's lock table holds only
+    /// `max_locks_per_transaction` × `max_connections` (6,400 by default) for every session
+    /// together. Two keys in one bucket only make a waiter wait for an unrelated recorder's
+    /// commit (milliseconds). One statement, in bucket order, so no two transactions take them
+    /// in opposite orders; the subquery fixes that order (PostgreSQL's advice for advisory locks).
     static let lockKeys = Query("stripe_lock_keys", """
-        SELECT pg_advisory_xact_lock(k.lock) FROM (
-            SELECT DISTINCT hashtextextended('stripe.waiting:' || key, 0) AS lock FROM unnest($1::text[]) AS key ORDER BY 1
+        SELECT pg_advisory_xact_lock(\(stripeWaitingLockClass), k.bucket) FROM (
+            SELECT DISTINCT (hashtextextended(key, 0) & 1023)::int AS bucket FROM unnest($1::text[]) AS key ORDER BY 1
         ) AS k
         """)
+
+    static let shareKeys = Query("stripe_share_keys", """
+        SELECT pg_advisory_xact_lock_shared(\(stripeWaitingLockClass), k.bucket) FROM (
+            SELECT DISTINCT (hashtextextended(key, 0) & 1023)::int AS bucket FROM unnest($1::text[]) AS key ORDER BY 1
+        ) AS k
+        """)
+
+    /// The advisory lock class of Stripe waiting keys ("STWP").
+    static let stripeWaitingLockClass: Int32 = 0x5354_5750
 
     /// Which of these waiting keys name something recorded now: what the event that wakes each
     /// key records (`payment_intent:` and `charge:` a paid payment, as paymentForCharge looks
