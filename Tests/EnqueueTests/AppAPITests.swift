@@ -69,6 +69,23 @@ final class AppAPITests: XCTestCase {
         XCTAssertEqual(try h.jobCount("crypto.quote"), 1)
     }
 
+    /// `tally grant` / `tally debit` (the real binary) record who and why; the ledger endpoint
+    /// gives it as each entry's metadata.
+    func testLedgerEntriesCarryTheActorAndReasonOfAnOperatorsAdjustment() throws {
+        let h = try IngressHarness()
+        try h.db.connect().query("INSERT INTO accounts (user_id, opened_by) VALUES ('u1', 'operator')")
+        for args in [["grant", "u1", "42", "--reason", "goodwill", "--actor", "ops"], ["debit", "u1", "5", "--reason", "abuse", "--actor", "bo"]] {
+            let run = try TallyRun.run(args, environment: ["DATABASE_URL": h.db.url])
+            XCTAssertEqual(run.status, 0, "tally \(args.joined(separator: " ")): \(run.stderr)")
+        }
+        let ledger = try XCTUnwrap(try h.request("GET", "/v1/accounts/u1/ledger").json)
+        let entries = try XCTUnwrap(ledger["entries"]?.array)
+        XCTAssertEqual(entries.map { $0["amount"]?.int64 }, [-5, 42])
+        XCTAssertEqual(entries[1]["kind"]?.string, "adjustment")
+        XCTAssertEqual(entries[1]["metadata"], ["actor": "ops", "reason": "goodwill"])
+        XCTAssertEqual(entries[0]["metadata"], ["actor": "bo", "reason": "abuse"])
+    }
+
     func testIdempotencyKeysAreComparedParsedAndScopedByUser() throws {
         let h = try IngressHarness()
         let first = try h.post("/v1/usage", #"{"user_id":"u1","agent":"default","units":5,"idempotency_key":"k"}"#)
