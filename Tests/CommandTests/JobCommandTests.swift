@@ -4,6 +4,26 @@ import TestSupport
 import XCTest
 
 final class JobCommandTests: CommandTestCase {
+    /// A job whose args cannot decode into its kind's args could only be discarded: bad usage,
+    /// the decoding problem on stderr, nothing enqueued. A kind that takes none needs no --args.
+    func testEnqueueRefusesArgsThatDoNotFitTheKind() throws {
+        let missing = try tally("enqueue", "usage.record", expect: 2)
+        XCTAssertEqual(missing.stdout, "")
+        XCTAssertTrue(missing.stderr.contains("args do not fit usage.record: missing user_id"), missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("--args"), "says how to give them: \(missing.stderr)")
+        XCTAssertEqual(missing.stderr.filter { $0 == "\n" }.count, 1, "one line: \(missing.stderr)")
+        let wrongType = try tally("enqueue", "usage.record", "--args", #"{"user_id":"u1","agent":"default","units":"3","idempotency_key":"k"}"#,
+                                  "--json", expect: 2)
+        XCTAssertEqual(wrongType.stdout, "")
+        XCTAssertTrue(wrongType.stderr.contains("args do not fit usage.record: units is not"), wrongType.stderr)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs"), 0, "nothing enqueued")
+
+        let valid = try tally("enqueue", "usage.record", "--args", #"{"user_id":"u1","agent":"default","units":3,"idempotency_key":"k"}"#)
+        XCTAssertTrue(valid.stdout.hasPrefix("enqueued job "), valid.stdout)
+        XCTAssertTrue(try tally("enqueue", "jobs.prune").stdout.hasPrefix("enqueued job "), "a kind without args needs no --args")
+        XCTAssertEqual(try db.scalar("SELECT string_agg(kind, ',' ORDER BY id) FROM jobs"), "usage.record,jobs.prune")
+    }
+
     func testEnqueueListShowAndStats() throws {
         let first = try json("enqueue", "bench.effect", "--args", #"{"sleep_ms": 1}"#, "--key", "k-1", "--priority", "2")
         let id = try XCTUnwrap(first["id"]?.int64)

@@ -56,6 +56,32 @@ final class LedgerCommandTests: XCTestCase {
         XCTAssertEqual(try tally(db, "debit", "u1", "5", "--reason", "r", "--actor", "a", "--expires", "+1d").status, 2)
     }
 
+    /// Who made an adjustment and why shows on its entry, in the table and in --json.
+    func testAccountsShowGivesEachAdjustmentsActorAndReason() throws {
+        let db = try TestDatabase.create()
+        try db.connect().query("INSERT INTO accounts (user_id, opened_by) VALUES ('u1', 'operator')")
+        XCTAssertEqual(try tally(db, "grant", "u1", "42", "--reason", "goodwill", "--actor", "ops").status, 0)
+        XCTAssertEqual(try tally(db, "debit", "u1", "2", "--reason", "ticket 7 double grant", "--actor", "ana").status, 0)
+
+        let show = try json(try tally(db, "accounts", "show", "u1", "--json"))
+        let entries = try XCTUnwrap(show["entries"]?.array)
+        XCTAssertEqual(entries.map { $0["amount"]?.int64 }, [-2, 42])
+        XCTAssertEqual(entries.map { $0["kind"]?.string }, ["adjustment", "adjustment"])
+        XCTAssertEqual(entries[1]["metadata"]?["actor"]?.string, "ops")
+        XCTAssertEqual(entries[1]["metadata"]?["reason"]?.string, "goodwill")
+        XCTAssertEqual(entries[0]["metadata"]?["actor"]?.string, "ana")
+        XCTAssertEqual(entries[0]["metadata"]?["reason"]?.string, "ticket 7 double grant")
+
+        let table = try tally(db, "accounts", "show", "u1")
+        XCTAssertEqual(table.status, 0, table.stderr)
+        let latest = try XCTUnwrap(table.stdout.components(separatedBy: "Latest entries:\n").last, table.stdout)
+        let lines = latest.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, latest)
+        XCTAssertTrue(lines[0].hasPrefix("ENTRY ") && lines[0].hasSuffix("ACTOR  REASON"), lines[0])
+        XCTAssertTrue(lines[1].contains(" -2 ") && lines[1].hasSuffix("ana    ticket 7 double grant"), lines[1])
+        XCTAssertTrue(lines[2].contains(" 42 ") && lines[2].hasSuffix("ops    goodwill"), lines[2])
+    }
+
     func testLedgerVerifyExitsOneNamingTheAccountsThatFail() throws {
         let db = try TestDatabase.create()
         let c = try db.connect()

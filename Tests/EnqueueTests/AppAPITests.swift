@@ -41,6 +41,51 @@ final class AppAPITests: XCTestCase {
         XCTAssertEqual(try h.db.scalar("SELECT queue FROM jobs WHERE kind = 'crypto.quote'"), "payments")
     }
 
+    /// A purchase that can only fail is bad input, refused before anything is enqueued: no
+    /// job, so no purchase row either (crypto.quote makes it).
+    func testCryptoPurchaseOfAnUnknownProductOrCoinIsRefusedNamingTheField() throws {
+        let h = try IngressHarness()
+        let cases: [(body: String, field: String)] = [
+            (#"{"user_id":"u1","product":"no_such_product","coin":"btc"}"#, "product"),
+            (#"{"user_id":"u1","product":"monthly","coin":"eth","idempotency_key":"sub"}"#, "product"),
+            (#"{"user_id":"u1","product":"topup_100","coin":"doge"}"#, "coin"),
+            (#"{"user_id":"u1","product":"no_such_product","coin":"doge"}"#, "coin"),
+        ]
+        for c in cases {
+            let r = try h.post("/v1/purchases/crypto", c.body)
+            XCTAssertEqual(r.status, 400, "\(c.body): \(r.text)")
+            XCTAssertEqual(r.errorCode, "invalid_request", c.body)
+            let message = try XCTUnwrap(r.json?["message"]?.string, c.body)
+            XCTAssertTrue(message.hasPrefix(c.field + " "), "\(c.body): the message names \(c.field): \(message)")
+        }
+        XCTAssertEqual(try h.post("/v1/purchases/crypto", #"{"user_id":"u1","product":"no_such_product","coin":"btc"}"#).json?["message"]?.string,
+                       #"product "no_such_product" does not exist"#)
+        XCTAssertEqual(try h.jobCount(), 0)
+        XCTAssertEqual(try h.db.int("SELECT count(*) FROM crypto_purchases"), 0)
+
+        // A product made with `tally products set` is taken at once.
+        try h.db.connect().query("INSERT INTO products (name, credits, usd_cents) VALUES ('topup_50', 50, 299)")
+        XCTAssertEqual(try h.post("/v1/purchases/crypto", #"{"user_id":"u1","product":"topup_50","coin":"btc"}"#).status, 202)
+        XCTAssertEqual(try h.jobCount("crypto.quote"), 1)
+    }
+
+    /// `tally grant` / `tally debit` (the real binary) record who and why; the ledger endpoint
+    /// gives it as each entry's metadata.
+    func testLedgerEntriesCarryTheActorAndReasonOfAnOperatorsAdjustment() throws {
+        let h = try IngressHarness()
+        try h.db.connect().query("INSERT INTO accounts (user_id, opened_by) VALUES ('u1', 'operator')")
+        for args in [["grant", "u1", "42", "--reason", "goodwill", "--actor", "ops"], ["debit", "u1", "5", "--reason", "abuse", "--actor", "bo"]] {
+            let run = try TallyRun.run(args, environment: ["DATABASE_URL": h.db.url])
+            XCTAssertEqual(run.status, 0, "tally \(args.joined(separator: " ")): \(run.stderr)")
+        }
+        let ledger = try XCTUnwrap(try h.request("GET", "/v1/accounts/u1/ledger").json)
+        let entries = try XCTUnwrap(ledger["entries"]?.array)
+        XCTAssertEqual(entries.map { $0["amount"]?.int64 }, [-5, 42])
+        XCTAssertEqual(entries[1]["kind"]?.string, "adjustment")
+        XCTAssertEqual(entries[1]["metadata"], ["actor": "ops", "reason": "goodwill"])
+        XCTAssertEqual(entries[0]["metadata"], ["actor": "bo", "reason": "abuse"])
+    }
+
     func testIdempotencyKeysAreComparedParsedAndScopedByUser() throws {
         let h = try IngressHarness()
         let first = try h.post("/v1/usage", #"{"user_id":"u1","agent":"default","units":5,"idempotency_key":"k"}"#)

@@ -58,6 +58,11 @@ final class OperationsTests: XCTestCase {
                           headers: ["Stripe-Signature": IngressHarness.stripeSignature(Array(event.utf8))], auth: false)
         }
         XCTAssertEqual(stripe.status, 200, stripe.text)
+        // It reads whether a product exists (sql/0010) to refuse purchases that cannot be made.
+        let purchase = try await h.postAsync("/v1/purchases/crypto", #"{"user_id":"u1","product":"topup_100","coin":"btc"}"#)
+        XCTAssertEqual(purchase.status, 202, purchase.text)
+        let unknown = try await h.postAsync("/v1/purchases/crypto", #"{"user_id":"u1","product":"nope","coin":"btc"}"#)
+        XCTAssertEqual(unknown.status, 400, unknown.text)
         let id = try h.db.int("SELECT min(id) FROM jobs")
         let show = try await RawHTTPClient.run { try h.request("GET", "/v1/jobs/\(id)") }
         XCTAssertEqual(show.status, 200)
@@ -67,6 +72,7 @@ final class OperationsTests: XCTestCase {
         let forbidden = [
             "UPDATE jobs SET state = 'completed'",
             "DELETE FROM jobs",
+            "UPDATE products SET credits = 1000000",
             "UPDATE stripe_events SET type = 'x'",
             "DELETE FROM stripe_events",
             "INSERT INTO api_keys (name, key_hash, key_prefix) VALUES ('x', repeat('a', 64), 'x')",

@@ -94,6 +94,24 @@ final class StripeWebhookTests: XCTestCase {
         XCTAssertEqual(try h.db.int("SELECT count(*) FROM stripe_events"), 1)
     }
 
+    /// A signature dated ten minutes ahead would stay replayable for fifteen: refused like a
+    /// stale one, nothing stored or enqueued; a clock a little ahead is fine.
+    func testTimestampFromTheFutureIsRefusedAndNothingIsStored() throws {
+        let h = try IngressHarness()
+        let body = event("evt_from_the_future")
+        let now = Int(Date().timeIntervalSince1970)
+        let r = try Self.send(h, body, signature: IngressHarness.stripeSignature(body, timestamp: now + 600))
+        XCTAssertEqual(r.status, 400, r.text)
+        XCTAssertEqual(r.errorCode, "invalid_signature")
+        XCTAssertTrue(r.json?["message"]?.string?.contains("out of tolerance") ?? false, r.text)
+        XCTAssertEqual(try h.jobCount(), 0)
+        XCTAssertEqual(try h.db.int("SELECT count(*) FROM stripe_events"), 0)
+
+        let slightlyAhead = try Self.send(h, body, signature: IngressHarness.stripeSignature(body, timestamp: now + 100))
+        XCTAssertEqual(slightlyAhead.status, 200, slightlyAhead.text)
+        XCTAssertEqual(try h.jobCount("stripe.event"), 1)
+    }
+
     /// Signatures made by OpenSSL's command line (an independent HMAC implementation) over the
     /// shared Stripe fixtures are accepted by the ingress, byte for byte.
     func testFixturesSignedByOpenSSLAreAccepted() throws {

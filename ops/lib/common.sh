@@ -26,30 +26,59 @@ tally_find_pg() {
     return 1
 }
 
-# Installs the Debian packages Tally needs if any piece is missing.
+# True when Debian package $1 is installed: dpkg's status "install ok installed" (a package
+# removed with its configuration left behind answers "deinstall ok config-files": not installed).
+tally_package_installed() {
+    dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'
+}
+
+# Installs those of the Debian packages "$@" that are not installed, and only those, saying
+# which. Never upgrades anything already there (--no-upgrade): an upgrade of postgresql-15 under
+# a running cluster breaks it (`could not load library plpgsql.so`). Every ops/ script installs
+# through here.
+tally_install_missing() {
+    command -v dpkg >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+        || tally_die "not a Debian machine (no dpkg or apt-get): install $* by hand"
+    local missing=() p
+    for p in "$@"; do tally_package_installed "$p" || missing+=("$p"); done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || tally_die "packages are missing and this is not root (no sudo): apt-get install -y --no-upgrade ${missing[*]}"
+        sudo="sudo"
+    fi
+    tally_log "installing missing packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! $sudo apt-get install -y -q --no-upgrade "${missing[@]}" >/dev/null 2>&1; then
+        $sudo apt-get update -q >/dev/null 2>&1 || true
+        $sudo apt-get install -y -q --no-upgrade "${missing[@]}" >/dev/null \
+            || tally_die "apt-get install failed: install ${missing[*]} by hand"
+    fi
+}
+
+# Installs the Debian packages Tally needs that are missing (postgresql libpq-dev
+# libcurl4-openssl-dev libssl-dev openssl), checked one by one. A PostgreSQL server already
+# there (postgresql-15 without the `postgresql` metapackage, say) counts: the metapackage could
+# bring another version. Without dpkg (not Debian) the files themselves are checked instead.
 tally_install_packages() {
+    if command -v dpkg >/dev/null 2>&1; then
+        local wanted=()
+        tally_find_pg || wanted+=(postgresql)
+        # openssl: tests check signatures against its HMAC.
+        wanted+=(libpq-dev libcurl4-openssl-dev libssl-dev openssl)
+        # Debian's postgresql package starts a system cluster on 5432; ours never uses it.
+        tally_install_missing "${wanted[@]}"
+        tally_find_pg || tally_die "PostgreSQL is installed but initdb is not in /usr/lib/postgresql/*/bin"
+        return 0
+    fi
     local missing=0
     tally_find_pg || missing=1
     [ -f /usr/include/postgresql/libpq-fe.h ] || missing=1
     [ -f /usr/include/openssl/hmac.h ] || missing=1
     [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ] || missing=1
     command -v psql >/dev/null 2>&1 || missing=1
-    command -v openssl >/dev/null 2>&1 || missing=1   # tests check signatures against its HMAC
-    [ "$missing" = 0 ] && return 0
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then
-        command -v sudo >/dev/null 2>&1 || tally_die "packages are missing and this is not root (no sudo): apt-get install -y postgresql libpq-dev libcurl4-openssl-dev libssl-dev"
-        sudo="sudo"
-    fi
-    tally_log "installing PostgreSQL and the C libraries (apt-get)"
-    export DEBIAN_FRONTEND=noninteractive
-    # Debian's postgresql package starts a system cluster on 5432; ours never uses it.
-    if ! $sudo apt-get install -y -q postgresql libpq-dev libcurl4-openssl-dev libssl-dev openssl >/dev/null 2>&1; then
-        $sudo apt-get update -q >/dev/null 2>&1 || true
-        $sudo apt-get install -y -q postgresql libpq-dev libcurl4-openssl-dev libssl-dev openssl >/dev/null \
-            || tally_die "apt-get install failed: install postgresql libpq-dev libcurl4-openssl-dev libssl-dev by hand"
-    fi
-    tally_find_pg || tally_die "PostgreSQL was installed but initdb is not in /usr/lib/postgresql/*/bin"
+    command -v openssl >/dev/null 2>&1 || missing=1
+    [ "$missing" = 0 ] || tally_die "not a Debian machine (no dpkg), and some of PostgreSQL 15, libpq, libcurl, OpenSSL (headers and openssl) are missing: install them by hand"
 }
 
 # Runs a command as the cluster's owner: the postgres user when we are root (initdb refuses root).

@@ -1,7 +1,7 @@
 import Postgres
 
 /// Every statement the ingress runs, named (prepared once per connection) and kept together.
-/// The restricted role `tally_ingress` (sql/0003, sql/0005) may run each of them.
+/// The restricted role `tally_ingress` (sql/0003, sql/0005, sql/0010) may run each of them.
 public enum IngressQueries {
     /// Stores verified Stripe events in the inbox; a redelivered event is skipped.
     static let insertStripeEvents = Query("tally_ingress_stripe_events", """
@@ -31,6 +31,9 @@ public enum IngressQueries {
 
     /// Whether finishing the job will send a notification (jobs enqueued without a waiter do not).
     static let jobNotifies = Query("tally_ingress_job_notifies", "SELECT notify_finish FROM jobs WHERE id = $1")
+
+    /// Whether a product exists and is a subscription (POST /v1/purchases/crypto; sql/0010).
+    static let productIsMonthly = Query("tally_ingress_product", "SELECT monthly FROM products WHERE name = $1")
 
     static let ping = Query("tally_ingress_ping", "SELECT 1 AS ok")
 }

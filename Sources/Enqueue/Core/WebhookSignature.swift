@@ -19,8 +19,10 @@ public enum WebhookSignature {
     /// Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=…]`: v1 is the lowercase hex
     /// HMAC-SHA256, keyed with the whole secret string (`whsec_…`), of `"<t>.<raw body>"`. Any
     /// v1 may match any secret; `v0` and unknown schemes are ignored; a timestamp more than
-    /// `tolerance` seconds old is refused (as Stripe's own libraries do, a timestamp in the
-    /// future is not: only the secret's holder can make one, and clocks drift).
+    /// `tolerance` seconds away from this server's clock is refused, in either direction: an
+    /// old one may be a replay, and a future one would stay replayable for as long as it is
+    /// ahead (a signature made ten minutes ahead is a replay window of fifteen). Honest clocks
+    /// drift by seconds, not minutes, so the same tolerance covers both.
     public static func verifyStripe(header: String?, body: [UInt8], secrets: [String], now: Date = Date(),
                                     tolerance: TimeInterval = 300) throws(APIError) {
         guard let header, !header.isEmpty else { throw .invalidSignature("missing Stripe-Signature header") }
@@ -30,8 +32,12 @@ public enum WebhookSignature {
         guard TimestampedSignature.matches(parsed, body: body, secrets: secrets) else {
             throw .invalidSignature("no Stripe-Signature v1 value matches the body with any configured secret")
         }
-        guard Double(timestamp) >= now.timeIntervalSince1970 - tolerance else {
-            throw .invalidSignature("the Stripe-Signature timestamp is more than \(Int(tolerance)) s old (a replay, or a clock far off)")
+        let offset = Double(timestamp) - now.timeIntervalSince1970
+        guard abs(offset) <= tolerance else {
+            let side = offset < 0 ? "behind" : "ahead of"
+            let seconds = Int64(exactly: abs(offset).rounded(.down)) ?? Int64.max  // t may be any Int64
+            throw .invalidSignature("the Stripe-Signature timestamp is out of tolerance: \(seconds) s \(side) this server's clock "
+                                    + "(tolerance \(Int(tolerance)) s; a replay, or a clock far off)")
         }
     }
 

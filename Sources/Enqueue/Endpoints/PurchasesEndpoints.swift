@@ -7,11 +7,13 @@ import Support
 /// `POST /v1/purchases/crypto {user_id, product, coin, idempotency_key?}` → `crypto.quote` with a
 /// purchase id made here (a UUID), so the app can follow the purchase before the quote exists.
 /// With a key (`crypto.quote:<user_id>:<key>`), a replay answers the first request's
-/// purchase id; the same key with another product or coin is a 409.
+/// purchase id; the same key with another product or coin is a 409. A product that does not
+/// exist, a subscription (crypto pays one-off products only) or a coin Tally does not take is
+/// a 400 naming the field, before anything is enqueued.
 struct CreateCryptoPurchaseEndpoint: Endpoint {
     static let method = "POST"
     static let path = "/v1/purchases/crypto"
-    static let coins = ["btc", "eth"]
+    static let coins = Coin.allCases.map(\.rawValue)
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
         var f = try request.fields()
@@ -20,6 +22,7 @@ struct CreateCryptoPurchaseEndpoint: Endpoint {
         let coin = try f.oneOf("coin", Self.coins)
         let key = try f.optionalIdempotencyKey()
         try f.finish()
+        try await Self.checkProduct(product, context)
         let purchaseID = UUID().uuidString.lowercased()
         let args: JSON = ["purchase_id": .string(purchaseID), "user_id": .string(userID), "product": .string(product), "coin": .string(coin)]
         let job = IngressKinds.job(IngressKinds.cryptoQuote, args: args, uniqueKey: key.map { "crypto.quote:\(userID):\($0)" })
@@ -29,6 +32,14 @@ struct CreateCryptoPurchaseEndpoint: Endpoint {
         })
         let answeredID = submitted.inserted ? purchaseID : (submitted.existingArgs?["purchase_id"]?.string ?? purchaseID)
         return await context.accepted(request, submitted, body: ["purchase_id": .string(answeredID), "job_id": .int(submitted.jobID)])
+    }
+
+    /// The product must exist and be one-off: what `crypto.quote` would otherwise refuse after
+    /// the app was told 202.
+    static func checkProduct(_ name: String, _ context: IngressContext) async throws(APIError) {
+        let monthly = try await context.read { c in try c.query(IngressQueries.productIsMonthly, [name]).first.map { try $0.bool("monthly") } }
+        guard let monthly else { throw .invalid("product \"\(name)\" does not exist") }
+        guard !monthly else { throw .invalid("product \"\(name)\" is a subscription, which crypto cannot pay") }
     }
 }
 

@@ -9,6 +9,8 @@ public struct AnyJobHandler: Sendable {
     public let maxAttempts: Int
     public let timeout: TimeInterval
     private let runner: @Sendable (ClaimedJob, JobContext) async throws -> JobResult
+    /// Decodes args text into the kind's `Args` and says why it does not fit, if it does not.
+    private let argsProblem: @Sendable (String) -> ArgsError?
     let batchRunner: (@Sendable ([ClaimedJob], Connection, BatchContext) throws -> [BatchOutcome])?
     /// The most jobs one batch takes (BatchJob kinds).
     public let batchLimit: Int
@@ -26,10 +28,25 @@ public struct AnyJobHandler: Sendable {
             do {
                 args = try JSONDecoder().decode(J.Args.self, from: Data(claimed.argsJSON.utf8))
             } catch {
-                throw JobError.permanent("args do not fit \(J.kind): \(ArgsError.describe(error))")
+                throw JobError.permanent(ArgsError(kind: J.kind, decoding: error).description)
             }
             return try await job.run(args, context: context)
         }
+        argsProblem = { text in
+            do {
+                _ = try JSONDecoder().decode(J.Args.self, from: Data(text.utf8))
+                return nil
+            } catch {
+                return ArgsError(kind: J.kind, decoding: error)
+            }
+        }
+    }
+
+    /// Refuses args that do not decode into this kind's `Args`, exactly as a worker would
+    /// decode them when it runs the job (which would then be discarded): how `tally enqueue`
+    /// refuses a job that can only fail before it exists.
+    public func validate(argsJSON: String) throws(ArgsError) {
+        if let problem = argsProblem(argsJSON) { throw problem }
     }
 
     public func run(_ job: ClaimedJob, context: JobContext) async throws -> JobResult {

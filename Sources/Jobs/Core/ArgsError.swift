@@ -1,4 +1,19 @@
-enum ArgsError {
+import Foundation
+
+/// Args that do not decode into a kind's `Args`: which field and why. The worker discards such
+/// a job (`JobError.permanent` with this text); `tally enqueue` refuses it before it exists
+/// (`AnyJobHandler.validate(argsJSON:)`).
+public struct ArgsError: Error, CustomStringConvertible, Sendable {
+    public let kind: String
+    public let reason: String
+
+    init(kind: String, decoding error: any Error) {
+        self.kind = kind
+        self.reason = Self.describe(error)
+    }
+
+    public var description: String { "args do not fit \(kind): \(reason)" }
+
     /// `DecodingError`'s description is a wall of text; say which field and why.
     static func describe(_ error: any Error) -> String {
         guard let e = error as? DecodingError else { return String(describing: error) }

@@ -44,7 +44,7 @@ extension BatchJob {
                     items.append(BatchItem(job: c, args: try JSONDecoder().decode(Args.self, from: Data(c.argsJSON.utf8))))
                     positions.append(i)
                 } catch {
-                    outcomes[i] = .failed("args do not fit \(kind): \(ArgsError.describe(error))", permanent: true)
+                    outcomes[i] = .failed(ArgsError(kind: kind, decoding: error).description, permanent: true)
                 }
             }
             if !items.isEmpty {

@@ -210,7 +210,7 @@ public enum LedgerQueries {
 
     /// Entries newest first, below the id `$3` when given.
     public static let entries = Query("ledger_entries_page", """
-        SELECT id, amount, balance_after, kind, reference, created_at FROM ledger_entries
+        SELECT id, amount, balance_after, kind, reference, metadata, created_at FROM ledger_entries
         WHERE user_id = $1 AND ($3::bigint IS NULL OR id < $3::bigint)
         ORDER BY id DESC
         LIMIT $2

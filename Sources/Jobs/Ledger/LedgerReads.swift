@@ -34,9 +34,11 @@ public enum LedgerReads {
     }
 
     /// `GET /v1/accounts/{user_id}/ledger?limit=&before=`: `{entries: [{id, amount,
-    /// balance_after, kind, reference, created_at}], next_before}`, newest first; `next_before`
-    /// is the id to pass as `before` for the next page (null on the last). Nil without an account.
-    /// `limit` is clamped to 1…500.
+    /// balance_after, kind, reference, metadata, created_at}], next_before}`, newest first;
+    /// `next_before` is the id to pass as `before` for the next page (null on the last). Nil
+    /// without an account. `limit` is clamped to 1…500. `metadata` is the entry's as recorded
+    /// (an object, `{}` when there is none): an operator's adjustment has its `actor` and
+    /// `reason`, usage its `agent` and `units`, a Stripe grant its event id.
     public static func ledger(_ userID: String, limit: Int = 50, before: Int64? = nil, on c: Connection) throws -> JSON? {
         guard try c.query(LedgerQueries.accountExists, [userID]).first != nil else { return nil }
         let n = min(max(limit, 1), 500)
@@ -48,7 +50,7 @@ public enum LedgerReads {
             lastID = id
             entries.append(["id": .int(id), "amount": .int(try row.int64("amount")), "balance_after": .int(try row.int64("balance_after")),
                             "kind": .string(try row.string("kind")), "reference": .string(try row.string("reference")),
-                            "created_at": .string(Timestamp.iso8601(try row.date("created_at")))])
+                            "metadata": try row.json("metadata"), "created_at": .string(Timestamp.iso8601(try row.date("created_at")))])
         }
         return ["entries": .array(entries), "next_before": rows.count == n ? .optional(lastID) : .null]
     }

@@ -10,7 +10,9 @@ struct EnqueueCommand: Command {
     static let options: Set<String> = ["args", "key", "at", "queue", "priority", "max-attempts"]
     static let details = """
         Options:
-          --args JSON        the job's args, a JSON object (default {})
+          --args JSON        the job's args, a JSON object (default {}); they must decode into
+                             the kind's args (exit 2 otherwise: a job that can only fail is
+                             not enqueued), so only a kind that takes none may go without
           --key K            an idempotency key: if a job with it exists, its id is printed instead
           --at TIME          when to run: ISO-8601 (2026-11-21T15:00:00Z) or +30s / +5m / +2h / +1d
           --queue Q          the queue (default: the kind's queue)
@@ -43,6 +45,10 @@ struct EnqueueCommand: Command {
         if let p = try args.int("priority", range: 0...9) { job.priority = p }
         if let n = try args.int("max-attempts", range: 1...1000) { job.maxAttempts = n }
         do { try job.validate() } catch { throw CommandError.usage(error.description) }
+        // What the worker will decode: the stored text, not the option's.
+        do { try registry.handler(for: kind)?.validate(argsJSON: job.argsJSON) } catch {
+            throw CommandError.usage(error.description + (args.option("args") == nil ? " (give them with --args JSON)" : ""))
+        }
         let connection = try context.connect()
         let result = try Enqueuer().enqueue(job, on: connection)
         if context.json {

@@ -9,8 +9,11 @@ struct AccountsShowCommand: Command {
     static let options: Set<String> = ["entries"]
     static let details = """
         The balance is what the user can spend now: the remainders of grants not past their
-        expiry, less debt. --json gives the GET /v1/accounts/{user_id} document plus "entries"
-        (newest first, --entries N of them, default 10). Exit 1 if the user has no account.
+        expiry, less debt. Each entry shows who made it and why when an operator did (tally
+        grant / debit --actor --reason, tally purchases confirm). --json gives the GET
+        /v1/accounts/{user_id} document plus "entries" as GET /v1/accounts/{user_id}/ledger
+        gives them, with their "metadata" (newest first, --entries N of them, default 10).
+        Exit 1 if the user has no account.
         """
 
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
@@ -39,10 +42,12 @@ struct AccountsShowCommand: Command {
                        g["expires_at"]?.string ?? "never"])
         }
         text += grants.isEmpty ? "\nNo spendable grants." : "\n" + table.render()
-        var list = Table(["entry", "amount", "balance_after", "kind", "reference", "created"])
+        var list = Table(["entry", "amount", "balance_after", "kind", "reference", "created", "actor", "reason"])
         for e in entries.array ?? [] {
+            let meta = e["metadata"]
             list.add([String(e["id"]!.int64!), String(e["amount"]!.int64!), String(e["balance_after"]!.int64!), e["kind"]!.string!,
-                      e["reference"]!.string!, e["created_at"]!.string!])
+                      e["reference"]!.string!, e["created_at"]!.string!, meta?["actor"]?.string ?? "-",
+                      meta?["reason"]?.string ?? meta?["note"]?.string ?? "-"])
         }
         if !(entries.array ?? []).isEmpty { text += "\n\nLatest entries:\n" + list.render() }
         context.print(text)
