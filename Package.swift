@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "tally", targets: ["TallyCommand"]),
         .executable(name: "tally-bench", targets: ["Bench"]),
+        .executable(name: "tally-dev-fakes", targets: ["DevFakesServer"]),
     ],
     targets: [
         // C libraries (Debian: libpq-dev, libssl-dev).
@@ -29,8 +30,9 @@ let package = Package(
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
         .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
         // Local stand-ins for CoinGecko, BitGo and the Stripe API answering the fixtures' payloads:
-        // the tests' fakes (never in production).
+        // the tests' fakes, and `tally-dev-fakes`, which ops/run starts (never in production).
         .target(name: "DevFakes", dependencies: ["Support"]),
+        .executableTarget(name: "DevFakesServer", dependencies: ["DevFakes"]),
         // ops/fuzz's libFuzzer target on the HTTP request parser (inert unless built with -DFUZZING).
         .executableTarget(name: "ParserFuzz", dependencies: ["Enqueue", "Support"]),
 
