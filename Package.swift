@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "tally", targets: ["TallyCommand"]),
         .executable(name: "tally-bench", targets: ["Bench"]),
+        .executable(name: "tally-dev-fakes", targets: ["DevFakesServer"]),
     ],
     targets: [
         // C libraries (Debian: libpq-dev, libssl-dev).
@@ -28,11 +29,15 @@ let package = Package(
         .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
         .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
+        // Local stand-ins for CoinGecko, BitGo and the Stripe API answering the fixtures' payloads:
+        // the tests' fakes, and `tally-dev-fakes`, which ops/run starts (never in production).
+        .target(name: "DevFakes", dependencies: ["Support"]),
+        .executableTarget(name: "DevFakesServer", dependencies: ["DevFakes"]),
         // ops/fuzz's libFuzzer target on the HTTP request parser (inert unless built with -DFUZZING).
         .executableTarget(name: "ParserFuzz", dependencies: ["Enqueue", "Support"]),
 
         // Tests run against a real PostgreSQL (ops/test starts a private cluster).
-        .target(name: "TestSupport", dependencies: ["Postgres", "Queue", "Support"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["DevFakes", "Postgres", "Queue", "Support"], path: "Tests/TestSupport"),
         .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "QueueTests", dependencies: ["Queue", "Postgres", "TestSupport"]),

@@ -30,10 +30,28 @@ public final class Connection: @unchecked Sendable {
 
     deinit { PQfinish(handle) }
 
-    /// Connects to `url` (a `postgresql://` URL or a libpq key=value string). Blocks.
+    /// How long a connection attempt may take, in seconds, unless the URL's `connect_timeout`
+    /// or `PGCONNECT_TIMEOUT` says otherwise. libpq's own default is to wait for ever, and a
+    /// server that accepts the connection and never answers (a hung host, a network dropping
+    /// packets) then holds a pool slot, a reconnect loop or a shutdown for good.
+    public static let defaultConnectTimeout = 5
+
+    /// Connects to `url` (a `postgresql://` URL or a libpq key=value string). Blocks, at most
+    /// `defaultConnectTimeout` seconds per host unless the URL says otherwise.
     /// `settings` are session settings (name → value) applied right after connecting.
     public static func connect(_ url: String, applicationName: String = "tally", settings: [String: String] = [:]) throws -> Connection {
-        guard let handle = PQconnectdb(url) else {
+        // The URL comes last so that what it says wins over the default (libpq keeps the last
+        // value of a repeated keyword); the environment's PGCONNECT_TIMEOUT only fills in what
+        // is not given, so the default is left out when it is set.
+        var keywords: [String?] = [], values: [String?] = []
+        if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
+            keywords.append("connect_timeout")
+            values.append(String(defaultConnectTimeout))
+        }
+        keywords += ["dbname", nil]
+        values += [url, nil]
+        let opened = withCStrings(keywords) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
+        guard let handle = opened else {
             throw PostgresError(kind: .connection, message: "could not allocate a PostgreSQL connection")
         }
         guard PQstatus(handle) == CONNECTION_OK else {

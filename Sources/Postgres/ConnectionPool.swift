@@ -25,7 +25,6 @@ public final class ConnectionPool: Sendable {
     }
 
     private let state = Mutex(State())
-    private static let connectQueue = DispatchQueue(label: "tally.postgres.connect", attributes: .concurrent)
 
     /// `settings`: session settings every connection gets (see `Connection.connect`).
     public init(url: String, maxConnections: Int, applicationName: String = "tally", settings: [String: String] = [:]) {
@@ -120,10 +119,17 @@ public final class ConnectionPool: Sendable {
         let url = self.url
         let name = applicationName
         let settings = self.settings
+        // A thread of its own, not a Dispatch queue: a connection attempt to a server that
+        // accepts and never answers blocks for the whole connect timeout, and a few of those
+        // on Dispatch's global pool (one thread per core here) left every timer and wake-up
+        // queued behind them until libdispatch added threads, about one a second; a stop
+        // with the database hanging ran seconds late that way.
         return try await withCheckedThrowingContinuation { continuation in
-            Self.connectQueue.async {
+            let thread = Thread {
                 continuation.resume(with: Result { try Connection.connect(url, applicationName: name, settings: settings) })
             }
+            thread.name = "tally.postgres.connect"
+            thread.start()
         }
     }
 

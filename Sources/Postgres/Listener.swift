@@ -54,12 +54,24 @@ public final class Listener: Sendable {
         thread.start()
     }
 
-    /// Stops the thread and closes the connection; returns once it has.
-    public func stop() {
-        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        var byte: UInt8 = 1
-        _ = write(wakePipe.write, &byte, 1)
-        done.wait()
+    /// Stops the thread and closes the connection; returns once it has (true), or after
+    /// `seconds` if the thread is still inside a connection attempt (false; it stops as soon
+    /// as that ends, within the connect timeout), so a shutdown is never held by a database
+    /// that does not answer.
+    @discardableResult
+    public func stop(waitingAtMost seconds: Double? = nil) -> Bool {
+        if !stopped.exchange(true, ordering: .acquiringAndReleasing) {
+            var byte: UInt8 = 1
+            _ = write(wakePipe.write, &byte, 1)
+        }
+        guard let seconds else {
+            done.wait()
+            done.signal()  // for a later stop() too
+            return true
+        }
+        guard done.wait(timeout: .now() + .nanoseconds(Int(max(0, seconds) * 1e9))) == .success else { return false }
+        done.signal()
+        return true
     }
 
     private func run() {

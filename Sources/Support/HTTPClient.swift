@@ -142,8 +142,8 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func makeRequest(method: String, path: String, query: [(String, String)], body: [UInt8]?,
-                             headers extra: [String: String], idempotencyKey: String?) throws -> URLRequest {
+    /// The URL a call to `path` with `query` goes to: the base URL's path, then `path`.
+    public func url(_ path: String, query: [(String, String)] = [], method: String = "GET") throws -> URL {
         guard path.hasPrefix("/"), var components = URLComponents(url: baseURL, resolvingAgainstBaseURL: false) else {
             throw HTTPError(service: service, method: method, path: path, status: nil, detail: "the path must start with /")
         }
@@ -155,7 +155,12 @@ public final class HTTPClient: Sendable {
         guard let url = components.url else {
             throw HTTPError(service: service, method: method, path: path, status: nil, detail: "cannot make a URL of the path")
         }
-        var request = URLRequest(url: url)
+        return url
+    }
+
+    private func makeRequest(method: String, path: String, query: [(String, String)], body: [UInt8]?,
+                             headers extra: [String: String], idempotencyKey: String?) throws -> URLRequest {
+        var request = URLRequest(url: try url(path, query: query, method: method))
         request.httpMethod = method
         request.timeoutInterval = connectTimeout
         request.setValue("application/json", forHTTPHeaderField: "Accept")

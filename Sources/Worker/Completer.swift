@@ -41,11 +41,7 @@ final class Completer: Sendable {
         while true {
             if let batch = batcher.withLock({ $0.takeBatch() }) {
                 await flush(batch)
-                if DispatchTime.now().uptimeNanoseconds > giveUpAt.load(ordering: .acquiring) {
-                    Log.error("gave up recording finished jobs at shutdown; their leases will lapse and they will run again",
-                              ["count": backlog])
-                    break
-                }
+                if DispatchTime.now().uptimeNanoseconds > giveUpAt.load(ordering: .acquiring) { break }
                 continue
             }
             if stopped.load(ordering: .acquiring) { break }
@@ -54,12 +50,15 @@ final class Completer: Sendable {
         finished.signal()
     }
 
-    /// Writes everything pending, then stops; gives up after `timeout` seconds of failures.
-    func finish(within timeout: Double) async {
-        giveUpAt.store(DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9), ordering: .releasing)
+    /// Writes everything pending, then stops; gives up at `deadline`, also when a write is
+    /// stuck (a database that does not answer). Returns how many outcomes were not written:
+    /// those jobs are still `running` here in the database.
+    func finish(by deadline: Deadline) async -> Int {
+        giveUpAt.store(deadline.uptimeNanoseconds, ordering: .releasing)
         stopped.store(true, ordering: .releasing)
         wake.signal()
-        await finished.wait(seconds: nil)
+        await finished.wait(seconds: deadline.remaining)
+        return batcher.withLock { $0.pending.count + $0.inFlight }
     }
 
     /// The server refused this job's outcome on its own: write it without its result and

@@ -10,6 +10,8 @@ struct CompletionBatcher<Item: Sendable & Equatable>: Sendable {
     let maxBatch: Int
     private(set) var pending: [Item] = []
     private(set) var flushing = false
+    /// How many jobs the flush in flight writes.
+    private(set) var inFlight = 0
     private var failures = 0
     /// How many of the next jobs to write one per flush (the rest of a refused batch).
     private var isolating = 0
@@ -40,17 +42,20 @@ struct CompletionBatcher<Item: Sendable & Equatable>: Sendable {
         if isolating > 0 { isolating -= 1 }
         let batch = Array(pending.prefix(n))
         pending.removeFirst(n)
+        inFlight = n
         return batch
     }
 
     mutating func flushSucceeded() {
         flushing = false
+        inFlight = 0
         failures = 0
     }
 
     /// A flush failed. `refusedData`: the server refused the values (not the connection).
     mutating func flushFailed(_ batch: [Item], refusedData: Bool) -> Failure {
         flushing = false
+        inFlight = 0
         if refusedData {
             if batch.count == 1 {
                 failures = 0

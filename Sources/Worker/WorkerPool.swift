@@ -86,6 +86,20 @@ public final class WorkerPool: Service {
         stopRequested.signal()
     }
 
+    /// A stop ends within TALLY_SHUTDOWN_GRACE + 5 s whatever the database does (issue 10):
+    /// the graceful stop gives every step after the grace period its own deadline, all within
+    /// `stopMargin`; should something nobody foresaw still hold it, the service runner exits
+    /// the process half a second later. The last half second is left for the exit itself.
+    static let stopMargin = 4.0
+
+    public var stopDeadline: TimeInterval? { config.shutdownGrace + Self.stopMargin + 0.5 }
+
+    public func abandoned() -> String {
+        let ids = held.leases.map(\.id)
+        return "\(ids.count) jobs still held (ids \(ids.prefix(100).map(String.init).joined(separator: ",")))"
+            + "; whatever still runs under \(workerID) in the database is left to its lease"
+    }
+
     public func run() async throws {
         try await register()
         let listener = Listener(
@@ -99,18 +113,22 @@ public final class WorkerPool: Service {
         Log.info("worker started", ["worker_id": workerID, "queues": config.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
                                     "schedules": registry.schedules.count])
 
-        await withTaskGroup(of: Void.self) { group in
-            for p in producers.values { group.addTask { await p.run() } }
-            group.addTask { await self.completer.run() }
-            group.addTask { await self.renewer.run() }
-            group.addTask { await self.rescuer.run() }
-            group.addTask { await self.scheduler.run() }
-            group.addTask { await self.periodic.run() }
-            group.addTask { await self.watchdog.run() }
-            group.addTask {
-                await self.stopRequested.wait(seconds: nil)
-                await self.gracefulStop()
-            }
+        // Unstructured: a part blocked in a call to a database that does not answer cannot be
+        // cancelled, and a task group would wait for it for ever. The stop waits for the parts
+        // until its deadline and leaves without those still stuck.
+        var parts: [Task<Void, Never>] = producers.values.map { p in Task { await p.run() } }
+        parts.append(Task { await self.completer.run() })
+        parts.append(Task { await self.renewer.run() })
+        parts.append(Task { await self.rescuer.run() })
+        parts.append(Task { await self.scheduler.run() })
+        parts.append(Task { await self.periodic.run() })
+        parts.append(Task { await self.watchdog.run() })
+        await stopRequested.wait(seconds: nil)
+        let graceEnd = Deadline.after(config.shutdownGrace)
+        await gracefulStop(graceEnd: graceEnd)
+        let ended = await graceEnd.adding(Self.stopMargin).race { [parts] in for part in parts { await part.value } }
+        if ended == nil {
+            Log.warn("leaving parts of the worker that are still waiting on the database", [:])
         }
         Log.info("worker stopped", ["worker_id": workerID])
         Log.flush()
@@ -140,30 +158,39 @@ public final class WorkerPool: Service {
 
     /// Stop claiming; let running jobs finish within the grace period; cancel the rest; write
     /// every outcome; give back what is still held (`available`, attempt not used); leave.
-    private func gracefulStop() async {
-        let graceEnd = DispatchTime.now().uptimeNanoseconds + UInt64(config.shutdownGrace * 1e9)
-        await stopClaiming(deadline: graceEnd)
+    ///
+    /// Each step after the grace period has a deadline (seconds past `graceEnd`: claims 1,
+    /// unwinding 2, outcomes 3, give-back 3.5, listener 3.75), so a database that refuses
+    /// connections or never answers delays the exit by `stopMargin` at most. What cannot be
+    /// written or given back stays `running` under this worker in the database, and is
+    /// rescued once its lease lapses (TALLY_LEASE + TALLY_RESCUE_INTERVAL).
+    private func gracefulStop(graceEnd: Deadline) async {
+        await stopClaiming(by: graceEnd.adding(1))
         Log.info("shutting down: no more claims", ["running": held.runningCount, "grace_s": config.shutdownGrace])
-        await waitForRunningJobs(deadline: graceEnd)
+        await waitForRunningJobs(by: graceEnd)
+        // What this worker holds now is what may be left to the lease if the database is away.
+        let heldAtGraceEnd = held.leases.map(\.id)
         let unfinished = held.runningCount
         if unfinished > 0 {
             Log.warn("grace period over, interrupting running jobs; they go back to the queue", ["count": unfinished])
             held.cancelAll(reason: .shutdown)
             // Give cancelled runs a moment to unwind (a run blocked in a database call cannot be
             // interrupted; the give-back below makes whatever it does later not apply).
-            await waitForRunningJobs(deadline: DispatchTime.now().uptimeNanoseconds + 2_000_000_000)
+            await waitForRunningJobs(by: min(max(graceEnd, Deadline.now).adding(1), graceEnd.adding(2)))
         }
-        await completer.finish(within: 10)
-        let workerID = self.workerID
-        do {
-            let given = try await pool.withConnection { c -> Int in
-                let n = try c.query(JobQueries.giveBack, [workerID]).count
-                try c.query(JobQueries.deregisterWorker, [workerID])
-                return n
-            }
+        let unwritten = await completer.finish(by: graceEnd.adding(3))
+        if unwritten > 0 {
+            Log.warn("could not record finished jobs at shutdown; they are left to their lease and will run again",
+                     ["count": unwritten])
+        }
+        switch await giveBack(by: graceEnd.adding(3.5)) {
+        case .success(let given):
             if given > 0 { Log.info("gave back unfinished jobs", ["count": given]) }
-        } catch {
-            Log.error("could not give back jobs at shutdown; their leases will lapse and they will be rescued", ["error": error])
+        case .failure(let error):
+            // Those of them not finished in the database meanwhile are still `running` there.
+            Log.error("could not give back jobs at shutdown; they are left to their lease and will be rescued when it lapses",
+                      ["worker_id": workerID, "held_at_grace_end": heldAtGraceEnd.count,
+                       "job_ids": heldAtGraceEnd.prefix(100).map(String.init).joined(separator: ","), "error": error])
         }
         renewer.loop.stop()
         rescuer.loop.stop()
@@ -172,39 +199,62 @@ public final class WorkerPool: Service {
         watchdog.loop.stop()
         if let listener = listener.withLock({ $0 }) {
             // stop() waits for the listener's thread: wait off the cooperative pool.
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    listener.stop()
-                    done.resume()
-                }
+            let wait = graceEnd.adding(3.75).remaining
+            let stopped = await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+                DispatchQueue.global().async { done.resume(returning: listener.stop(waitingAtMost: wait)) }
             }
+            if !stopped { Log.warn("the LISTEN connection is still connecting; leaving it", [:]) }
         }
         pool.close()
+    }
+
+    /// Gives back every job still `running` under this worker and deregisters it, trying
+    /// again while the database refuses, until `deadline`.
+    private func giveBack(by deadline: Deadline) async -> Result<Int, any Error> {
+        let workerID = self.workerID
+        let pool = self.pool
+        var retry = 0.1
+        while true {
+            let attempt = await deadline.race {
+                try await pool.withConnection { c -> Int in
+                    let n = try c.query(JobQueries.giveBack, [workerID]).count
+                    try c.query(JobQueries.deregisterWorker, [workerID])
+                    return n
+                }
+            }
+            switch attempt {
+            case .success(let n)?:
+                return .success(n)
+            case .failure? where deadline.remaining > retry:
+                try? await Task.sleep(for: .milliseconds(Int(retry * 1000)))
+                retry = min(retry * 2, 1)
+            case .failure(let error)?:
+                return .failure(error)
+            case nil:
+                return .failure(PostgresError(kind: .connection, message: "the database did not answer before the shutdown deadline"))
+            }
+        }
     }
 
     /// Stops the producers and waits until none has a claim in flight: a claim's jobs are
     /// `running` in the database before they are held here, and counting them too early would
     /// give them back unstarted (seen in CI: a SIGTERM 100 ms after start gave back a job that
-    /// had 8 s of grace to finish). A claim is one short statement, so the wait may run a few
-    /// seconds past the grace period rather than leave jobs to lapse after exit.
-    private func stopClaiming(deadline: UInt64) async {
+    /// had 8 s of grace to finish). A claim is one short statement, so the wait may run past
+    /// the grace period (to `deadline`) rather than leave jobs to lapse after exit.
+    private func stopClaiming(by deadline: Deadline) async {
         for p in producers.values { p.stop() }
-        let latest = deadline + 5_000_000_000
         for p in producers.values {
-            let now = DispatchTime.now().uptimeNanoseconds
-            if await !p.waitStopped(seconds: now < latest ? Double(latest - now) / 1e9 : 0) {
+            if await !p.waitStopped(seconds: deadline.remaining) {
                 Log.warn("a claim is still in flight at shutdown; jobs it takes will be rescued when their lease lapses",
                          ["queue": p.queue])
             }
         }
     }
 
-    /// Returns when no job runs here any more, or at `deadline` (uptime ns).
-    private func waitForRunningJobs(deadline: UInt64) async {
-        while held.runningCount > 0 {
-            let now = DispatchTime.now().uptimeNanoseconds
-            guard now < deadline else { return }
-            await jobEnded.wait(seconds: Double(deadline - now) / 1e9)
+    /// Returns when no job runs here any more, or at `deadline`.
+    private func waitForRunningJobs(by deadline: Deadline) async {
+        while held.runningCount > 0 && !deadline.hasPassed {
+            await jobEnded.wait(seconds: deadline.remaining)
         }
     }
 

@@ -125,6 +125,21 @@ final class CryptoMathTests: XCTestCase {
                              "a price as a string is not a number")
     }
 
+    /// Like STRIPE_API_BASE, COINGECKO_BASE_URL has a default: prices.refresh failed for want
+    /// of it every minute (issue 10). Only the URL is checked: tests call nothing but 127.0.0.1.
+    func testCoinGeckoDefaultsToThePublicAPIWhenUnset() throws {
+        // The settings a worker runs prices.refresh with: nothing about CoinGecko.
+        let coingecko = try CoinGecko(Environment(["DATABASE_URL": "postgresql:///x"]), purpose: "prices.refresh")
+        XCTAssertEqual(coingecko.client.baseURL.absoluteString, "https://api.coingecko.com")
+        XCTAssertEqual(try coingecko.pricesURL.absoluteString,
+                       "https://api.coingecko.com/api/v3/simple/price?ids=bitcoin%2Cethereum&vs_currencies=usd&include_last_updated_at=true")
+        // An empty setting is unset too; a set one wins, with the key in the header for its plan.
+        XCTAssertEqual(try CoinGecko(Environment(["COINGECKO_BASE_URL": ""]), purpose: "t").client.baseURL.absoluteString,
+                       CoinGecko.publicAPI)
+        let pro = try CoinGecko(Environment(["COINGECKO_BASE_URL": "https://pro-api.coingecko.com", "COINGECKO_API_KEY": "k"]), purpose: "t")
+        XCTAssertEqual(try pro.pricesURL.host, "pro-api.coingecko.com")
+    }
+
     // MARK: Statuses
 
     let expiry = Date(timeIntervalSince1970: 2_000_000_000)

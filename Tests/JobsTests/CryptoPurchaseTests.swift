@@ -120,10 +120,10 @@ final class CryptoPurchaseTests: XCTestCase {
         XCTAssertEqual(expires.timeIntervalSinceNow, 30 * 60, accuracy: 30, "the quote expires after 30 minutes")
         let post = try XCTUnwrap(r.bitgo.requests("POST", "/api/v2/btc/wallet/\(FakeBitGo.wallets["btc"]!)/address").first)
         XCTAssertEqual(post.headers["idempotency-key"], "crypto.quote:\(id)")
-        XCTAssertEqual(post.headers["authorization"], "Bearer v2x-test-token")
+        XCTAssertEqual(post.headers["authorization"], "Bearer \(FakeBitGo.accessToken)")
 
         // The payment is seen with 2 confirmations: recorded, nothing granted.
-        try r.bitgo.setTransfer("t-1", to: address, amount: "31250", confirmations: 2)
+        r.bitgo.setTransfer("t-1", to: address, amount: "31250", confirmations: 2)
         let first = try await r.webhook("t-1")
         XCTAssertEqual(first.result?["purchases"]?[0]?["status"]?.string, "confirming")
         XCTAssertEqual(try r.purchase(id).status, .confirming)
@@ -132,7 +132,7 @@ final class CryptoPurchaseTests: XCTestCase {
         XCTAssertEqual(try r.balance("alice"), 0)
 
         // 3 confirmations: granted, once.
-        try r.bitgo.setTransfer("t-1", to: address, amount: "31250", confirmations: 3)
+        r.bitgo.setTransfer("t-1", to: address, amount: "31250", confirmations: 3)
         let second = try await r.webhook("t-1")
         XCTAssertEqual(second.result?["purchases"]?[0]?["granted"]?.bool, true)
         let p = try r.purchase(id)
@@ -144,7 +144,7 @@ final class CryptoPurchaseTests: XCTestCase {
         XCTAssertEqual(try r.db.scalar("SELECT source FROM grants WHERE id = $1", [p.grantID!]), "crypto")
 
         // More confirmations later change nothing.
-        try r.bitgo.setTransfer("t-1", to: address, amount: "31250", confirmations: 7)
+        r.bitgo.setTransfer("t-1", to: address, amount: "31250", confirmations: 7)
         let third = try await r.webhook("t-1")
         XCTAssertEqual(third.result?["purchases"]?[0]?["granted"]?.bool, false)
         XCTAssertEqual(try r.grants(id), 1)
@@ -165,7 +165,7 @@ final class CryptoPurchaseTests: XCTestCase {
         let r = try rig()
         try await r.refreshPrices()
         let (id, quote) = try await r.quote("bob")
-        try r.bitgo.setTransfer("t-2", to: quote["address"]!.string!, amount: "31250", confirmations: 6)
+        r.bitgo.setTransfer("t-2", to: quote["address"]!.string!, amount: "31250", confirmations: 6)
         // Three deliveries at once: one job (the key is unique among unfinished jobs) ...
         let key = "crypto.check:btc:t-2"
         let args: JSON = ["coin": "btc", "transfer_id": "t-2", "wallet": .string(FakeBitGo.wallets["btc"]!)]
@@ -190,7 +190,7 @@ final class CryptoPurchaseTests: XCTestCase {
         try await r.refreshPrices()
         let (id, quote) = try await r.quote("carol")
         // The webhook body would say "confirmed"; the API, which is what counts, says unconfirmed.
-        try r.bitgo.setTransfer("t-3", to: quote["address"]!.string!, amount: "31250", confirmations: 0, state: "unconfirmed")
+        r.bitgo.setTransfer("t-3", to: quote["address"]!.string!, amount: "31250", confirmations: 0, state: "unconfirmed")
         let job = try await r.webhook("t-3")
         XCTAssertEqual(job.result?["state"]?.string, "unconfirmed")
         XCTAssertEqual(try r.purchase(id).status, .confirming)
@@ -210,7 +210,7 @@ final class CryptoPurchaseTests: XCTestCase {
         let r = try rig(["TALLY_BACKOFF_SCALE": String(scale)])
         try await r.refreshPrices()
         let (id, quote) = try await r.quote("dave")
-        try r.bitgo.setTransfer("t-4", to: quote["address"]!.string!, amount: "31250", confirmations: 3)
+        r.bitgo.setTransfer("t-4", to: quote["address"]!.string!, amount: "31250", confirmations: 3)
         let path = "/api/v2/btc/wallet/\(FakeBitGo.wallets["btc"]!)/transfer/t-4"
         r.bitgo.fail("GET", path, times: 2)
         let job = try await r.webhook("t-4")
@@ -219,7 +219,7 @@ final class CryptoPurchaseTests: XCTestCase {
         XCTAssertEqual(job.errors.count, 2)
         for e in job.errors {
             XCTAssertTrue(e.message.hasPrefix("BitGo GET \(path) answered 500"), "the error names service, path and status: \(e.message)")
-            XCTAssertFalse(e.message.contains("v2x-test-token"), "never the credential")
+            XCTAssertFalse(e.message.contains(FakeBitGo.accessToken), "never the credential")
         }
         // Attempt k+1 started attempt⁴ × scale (± 10 %) after attempt k failed: 1 × scale, then 16 × scale.
         let times = job.errors.map { Timestamp.parse($0.at)!.timeIntervalSince1970 } + [job.finishedAt!.timeIntervalSince1970]
@@ -280,7 +280,7 @@ final class CryptoPurchaseTests: XCTestCase {
         // Paying it exactly, in wei far past Int64, is paid (not under- or overpaid).
         let address = try XCTUnwrap(eth["address"]?.string)
         XCTAssertTrue(address.hasPrefix("0xfake"), "ETH addresses are kept in lowercase: \(address)")
-        try r.bitgo.setTransfer("t-eth", coin: "eth", to: "0xFAKE" + address.dropFirst(6), amount: "313729743235156620537640", confirmations: 64)
+        r.bitgo.setTransfer("t-eth", coin: "eth", to: "0xFAKE" + address.dropFirst(6), amount: "313729743235156620537640", confirmations: 64)
         _ = try await r.webhook("t-eth", coin: "eth")
         XCTAssertEqual(try r.purchase(id).status, .paid)
         XCTAssertEqual(try r.balance("frank"), 5_000_000_000)
@@ -294,7 +294,7 @@ final class CryptoPurchaseTests: XCTestCase {
         try await r.refreshPrices()
         let (id, quote) = try await r.quote("gina")
         let address = quote["address"]!.string!
-        try r.bitgo.setTransfer("t-5", to: address, amount: "31000", confirmations: 3)
+        r.bitgo.setTransfer("t-5", to: address, amount: "31000", confirmations: 3)
         _ = try await r.webhook("t-5")
         XCTAssertEqual(try r.purchase(id).status, .underpaid)
         XCTAssertEqual(try r.grants(id), 0, "held: no credits")
@@ -303,7 +303,7 @@ final class CryptoPurchaseTests: XCTestCase {
         XCTAssertEqual(told["received_base_units"]?.string, "31000")
         XCTAssertEqual(told["amount_base_units"]?.string, "31250")
         // The missing 250 sat arrive in time: paid.
-        try r.bitgo.setTransfer("t-6", to: address, amount: "250", confirmations: 3)
+        r.bitgo.setTransfer("t-6", to: address, amount: "250", confirmations: 3)
         _ = try await r.webhook("t-6")
         XCTAssertEqual(try r.purchase(id).status, .paid)
         XCTAssertEqual(try r.grants(id), 1)
@@ -314,7 +314,7 @@ final class CryptoPurchaseTests: XCTestCase {
         let r = try rig()
         try await r.refreshPrices()
         let (id, quote) = try await r.quote("hank")
-        try r.bitgo.setTransfer("t-7", to: quote["address"]!.string!, amount: "40000", confirmations: 3)
+        r.bitgo.setTransfer("t-7", to: quote["address"]!.string!, amount: "40000", confirmations: 3)
         _ = try await r.webhook("t-7")
         let p = try r.purchase(id)
         XCTAssertEqual(p.status, .overpaid)
@@ -335,7 +335,7 @@ final class CryptoPurchaseTests: XCTestCase {
         XCTAssertEqual(try r.updates("ivy"), ["awaiting_payment", "expired"])
 
         // Paid after the expiry: late, held for an operator, however confirmed.
-        try r.bitgo.setTransfer("t-8", to: quote["address"]!.string!, amount: "31250", confirmations: 6, createdTime: Date())
+        r.bitgo.setTransfer("t-8", to: quote["address"]!.string!, amount: "31250", confirmations: 6, createdTime: Date())
         _ = try await r.webhook("t-8")
         XCTAssertEqual(try r.purchase(id).status, .late)
         XCTAssertEqual(try r.grants(id), 0)
@@ -365,7 +365,7 @@ final class CryptoPurchaseTests: XCTestCase {
         try await r.refreshPrices()
         let (id, quote) = try await r.quote("jack")
         // BitGo has the payment, fully confirmed; its webhook never came.
-        try r.bitgo.setTransfer("t-9", to: quote["address"]!.string!, amount: "31250", confirmations: 3)
+        r.bitgo.setTransfer("t-9", to: quote["address"]!.string!, amount: "31250", confirmations: 3)
         try await waitUntil("the poll finds the payment and a check grants it") { try r.purchase(id).status == .paid }
         XCTAssertEqual(try r.grants(id), 1)
         XCTAssertEqual(try r.db.int("SELECT count(*) FROM jobs WHERE kind = 'crypto.check' AND unique_key = 'crypto.check:btc:t-9'"), 1,
@@ -379,12 +379,12 @@ final class CryptoPurchaseTests: XCTestCase {
         try await r.refreshPrices()
         let (id, quote) = try await r.quote("kim")
         let address = quote["address"]!.string!
-        try r.bitgo.setTransfer("t-10", to: address, amount: "31250", confirmations: 3)
+        r.bitgo.setTransfer("t-10", to: address, amount: "31250", confirmations: 3)
         _ = try await r.webhook("t-10")
         XCTAssertEqual(try r.balance("kim"), 500)
         // Kim spends 200 of it; then BitGo reports the transfer removed (a re-org).
         _ = try r.c.transaction { try Ledger.debit(Debit(userID: "kim", amount: 200, reference: "usage:kim:1"), on: $0) }
-        try r.bitgo.setTransfer("t-10", to: address, amount: "31250", confirmations: 0, state: "removed")
+        r.bitgo.setTransfer("t-10", to: address, amount: "31250", confirmations: 0, state: "removed")
         let job = try await r.webhook("t-10")
         XCTAssertEqual(job.result?["purchases"]?[0]?["clawed_back"]?.bool, true)
         let p = try r.purchase(id)

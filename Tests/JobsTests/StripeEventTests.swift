@@ -255,12 +255,12 @@ final class StripeEventTests: XCTestCase {
     }
 
     func testTheLineItemsFallbackReadsTheStripeAPI() async throws {
-        let stripe = try FakeHTTPServer()
-        defer { stripe.stop() }
+        // The Stripe stand-in ops/run uses: the line items fixture for any session.
+        let stripe = try FakeStripe()
+        defer { stripe.server.stop() }
         let session = "cs_test_a1ScrTopup500SessionPaymentMode0000000000000000000001"
-        stripe.respond("GET", "/v1/checkout/sessions/\(session)/line_items", body: try LedgerFixtures.fixture("api.checkout_session_line_items.topup.json"))
         let db = try TestDatabase.create()
-        let harness = try WorkerHarness(db, environment: ["STRIPE_API_BASE": stripe.baseURL, "STRIPE_SECRET_KEY": "sk_test_fake"])
+        let harness = try WorkerHarness(db, environment: stripe.environment)
         defer { Task { await harness.stop() } }
         // No metadata.credits, and no product has the session's price id: only the API knows.
         let event = StripeFixture.setting(try StripeFixture.load("checkout.session.completed.payment_topup.json"),
@@ -269,9 +269,10 @@ final class StripeEventTests: XCTestCase {
         XCTAssertEqual(result.state, "completed", "\(result.errors)")
         XCTAssertEqual(result.result?["credits"]?.int64, 500, "price.metadata.credits × quantity")
         XCTAssertEqual(try LedgerFixtures.balance(user, on: try db.connect()), 500)
-        let request = try XCTUnwrap(stripe.requests.first)
+        let request = try XCTUnwrap(stripe.server.requests.first)
+        XCTAssertEqual(request.path, "/v1/checkout/sessions/\(session)/line_items")
         XCTAssertEqual(request.query, "expand%5B%5D=data.price&limit=100")
-        XCTAssertEqual(request.headers["authorization"], "Bearer sk_test_fake")
+        XCTAssertEqual(request.headers["authorization"], "Bearer \(FakeStripe.secretKey)")
     }
 
     func testWithoutTheStripeKeyTheFallbackFailsNamingTheSetting() async throws {

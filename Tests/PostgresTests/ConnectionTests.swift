@@ -136,4 +136,29 @@ final class ConnectionTests: XCTestCase {
         try c.query("SELECT pg_notify('test_chan', 'two')")
         try await waitUntil("notifications arrive after reconnecting") { received.value == ["one", "two"] }
     }
+
+    /// libpq waits for ever on a server that accepts a connection and never answers; an
+    /// attempt gives up after `Connection.defaultConnectTimeout` instead, so a pool slot, a
+    /// reconnect loop or a worker's shutdown is never held by one (issue 10).
+    func testConnectingToAServerThatNeverAnswersGivesUpAtTheConnectTimeout() async throws {
+        let db = try TestDatabase.create()
+        let proxy = try PostgresProxy()
+        let url = proxy.url(database: db.name)
+        XCTAssertEqual(try Connection.connect(url).query("SELECT 1 AS one").first?.int("one"), 1, "the proxy forwards")
+        proxy.blackhole()
+        let outcome = LockedBox<(error: String, seconds: Double)?>(nil)
+        // Its own thread: the attempt blocks, and before the fix it never returned.
+        Thread.detachNewThread {
+            let start = Date()
+            let error: String
+            do { _ = try Connection.connect(url); error = "connected" } catch let e { error = "\(e)" }
+            outcome.mutate { $0 = (error, Date().timeIntervalSince(start)) }
+        }
+        let limit = Double(Connection.defaultConnectTimeout)
+        try await waitUntil("the attempt gives up", timeout: limit + 5) { outcome.value != nil }
+        let (error, seconds) = try XCTUnwrap(outcome.value)
+        XCTAssertTrue(error.contains("timeout expired"), error)
+        XCTAssertGreaterThanOrEqual(seconds, limit - 0.5)
+        XCTAssertLessThan(seconds, limit + 2)
+    }
 }

@@ -15,10 +15,16 @@ public final class TallyProcess: @unchecked Sendable {
             .appendingPathComponent(".build/debug/tally")
     }
 
-    /// Starts `tally args…` with `environment` added to this process's environment.
-    public init(_ args: [String], environment: [String: String] = [:]) throws {
+    /// Another product of the same build (`tally-dev-fakes`), beside `binary`.
+    public static func sibling(_ product: String) -> URL {
+        binary.deletingLastPathComponent().appendingPathComponent(product)
+    }
+
+    /// Starts `tally args…` (or `executable args…`) with `environment` added to this process's
+    /// environment.
+    public init(_ args: [String], environment: [String: String] = [:], executable: URL = TallyProcess.binary) throws {
         process = Process()
-        process.executableURL = TallyProcess.binary
+        process.executableURL = executable
         process.arguments = args
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
@@ -42,7 +48,8 @@ public final class TallyProcess: @unchecked Sendable {
 
     /// Waits for exit and returns the status; fails the test after `timeout`.
     public func waitForExit(timeout: TimeInterval = 60, file: StaticString = #filePath, line: UInt = #line) async throws -> Int32 {
-        try await waitUntil("tally \(process.arguments?.joined(separator: " ") ?? "") exits", timeout: timeout, file: file, line: line) {
+        let name = process.executableURL?.lastPathComponent ?? "tally"
+        try await waitUntil("\(name) \(process.arguments?.joined(separator: " ") ?? "") exits", timeout: timeout, file: file, line: line) {
             !process.isRunning
         }
         return process.terminationStatus

@@ -26,7 +26,7 @@ final class CompleterTests: XCTestCase {
                                         hold: hold))
         }
         let run = Task { await completer.run() }
-        await completer.finish(within: 10)
+        _ = await completer.finish(by: .after(10))
         await run.value
         let rows = try c.query("SELECT id, state::text AS state, result FROM jobs ORDER BY id")
         XCTAssertEqual(try rows.map { try $0.string("state") }, ["completed", "completed", "completed", "completed"])

@@ -7,7 +7,7 @@ import Support
 /// CoinGecko into `crypto_prices`, with CoinGecko's `last_updated_at` and the time fetched.
 /// A failed fetch changes nothing (the last price stays, and ages towards price_stale) and
 /// retries with backoff; only 3 attempts, because the next minute's run fetches anyway.
-/// Without `COINGECKO_BASE_URL` it fails permanently naming the setting.
+/// `COINGECKO_BASE_URL` defaults to CoinGecko's public API.
 /// Result: `{"prices": {"btc": {"usd": "63968.12", "last_updated_at": …}, …}}`.
 public struct PricesRefreshJob: Job {
     public struct Args: Decodable, Sendable {

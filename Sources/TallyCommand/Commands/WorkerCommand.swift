@@ -19,7 +19,9 @@ struct WorkerCommand: Command {
 
         Run as many workers, on as many machines, as the load needs: PostgreSQL is the only
         coordinator. On SIGTERM or SIGINT a worker stops claiming, lets running jobs finish
-        within TALLY_SHUTDOWN_GRACE (30s), gives the rest back to the queue and exits 0.
+        within TALLY_SHUTDOWN_GRACE (30s), gives the rest back to the queue and exits 0, within
+        the grace + 5s whatever the database does (what it cannot give back is left to its
+        lease). A second signal exits at once.
 
         Settings (environment): TALLY_LEASE (30s), TALLY_LEASE_RENEW (10s), TALLY_RESCUE_INTERVAL (5s),
         TALLY_POLL_INTERVAL (2s), TALLY_SHUTDOWN_GRACE (30s), TALLY_BACKOFF_SCALE (1),

@@ -3,9 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// A small HTTP/1.1 server on 127.0.0.1 for tests of code that calls outside services (Stripe,
-/// BitGo, CoinGecko, app endpoints). It listens on an ephemeral port, answers canned responses
-/// by method and path, and records every request.
+/// A small HTTP/1.1 server on 127.0.0.1 standing in for outside services (Stripe, BitGo,
+/// CoinGecko, app endpoints) in tests and in `tally-dev-fakes` (ops/run). It listens on an
+/// ephemeral port, answers canned responses by method and path, and records every request.
 ///
 /// ```swift
 /// let server = try FakeHTTPServer()
@@ -63,6 +63,7 @@ public final class FakeHTTPServer: Sendable {
         var routes: [String: [Response]] = [:]
         var recorded: [Request] = []
         var handler: (@Sendable (Request) -> Response?)?
+        var observer: (@Sendable (Request, Response) -> Void)?
         var stopped = false
 
         func locked<T>(_ body: (State) -> T) -> T {
@@ -121,6 +122,11 @@ public final class FakeHTTPServer: Sendable {
     /// Decides answers itself (return nil to fall back to the routes, then 404).
     public func handle(_ body: @escaping @Sendable (Request) -> Response?) {
         state.locked { $0.handler = body }
+    }
+
+    /// Is told of every request and its answer, on the server's thread (tally-dev-fakes logs them).
+    public func observe(_ body: @escaping @Sendable (Request, Response) -> Void) {
+        state.locked { $0.observer = body }
     }
 
     /// Every request received so far, in order.
@@ -194,6 +200,12 @@ public final class FakeHTTPServer: Sendable {
     }
 
     private static func answer(_ request: Request, state: State) -> Response {
+        let response = route(request, state: state)
+        state.locked { $0.observer }?(request, response)
+        return response
+    }
+
+    private static func route(_ request: Request, state: State) -> Response {
         let handler = state.locked { s -> (@Sendable (Request) -> Response?)? in
             s.recorded.append(request)
             return s.handler
@@ -256,5 +268,5 @@ public final class FakeHTTPServer: Sendable {
 
 public struct FakeHTTPServerError: Error, CustomStringConvertible {
     public let description: String
-    init(_ d: String) { description = d }
+    public init(_ d: String) { description = d }
 }
