@@ -19,16 +19,23 @@ let package = Package(
         // Linux headers the Glibc module leaves out (epoll).
         .systemLibrary(name: "CSystem"),
 
-        // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → Queue → Postgres → Support.
+        // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → JobRuntime → Queue →
+        // Postgres → Support. Worker runs jobs through JobRuntime alone: it never sees the
+        // credits domain (Jobs), which only the composition points (TallyCommand, Bench) join in.
         .target(name: "Support", dependencies: ["COpenSSL"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Support"]),
         .target(name: "Queue", dependencies: ["Postgres", "Support"]),
-        .target(name: "Jobs", dependencies: ["Queue", "Postgres", "Support"]),
-        .target(name: "Worker", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
-        .target(name: "Enqueue", dependencies: ["Jobs", "Queue", "Postgres", "Support", "CSystem"]),
-        .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
+        // The job runtime: the Job protocol, context, registry, batch jobs, the queue's own upkeep.
+        .target(name: "JobRuntime", dependencies: ["Queue", "Postgres", "Support"]),
+        // The kinds benchmarks and tests run (bench.noop, bench.effect, bench.fail).
+        .target(name: "BenchJobs", dependencies: ["JobRuntime", "Queue", "Postgres", "Support"]),
+        // The credits domain: ledger, Stripe, crypto, rewards, rollover, notifications.
+        .target(name: "Jobs", dependencies: ["JobRuntime", "BenchJobs", "Queue", "Postgres", "Support"]),
+        .target(name: "Worker", dependencies: ["JobRuntime", "Queue", "Postgres", "Support"]),
+        .target(name: "Enqueue", dependencies: ["Jobs", "JobRuntime", "Queue", "Postgres", "Support", "CSystem"]),
+        .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
-        .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
+        .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "BenchJobs", "Queue", "Postgres", "Support"]),
         // Local stand-ins for CoinGecko, BitGo and the Stripe API answering the fixtures' payloads:
         // the tests' fakes, and `tally-dev-fakes`, which ops/run starts (never in production).
         .target(name: "DevFakes", dependencies: ["Support"]),
@@ -41,9 +48,9 @@ let package = Package(
         .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "QueueTests", dependencies: ["Queue", "Postgres", "TestSupport"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Jobs", "Queue", "Postgres", "TestSupport"]),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
-        .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "Jobs", "Queue", "Postgres", "Support", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobRuntime", "BenchJobs", "Jobs", "Queue", "Postgres", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "JobRuntime", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
+        .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "Jobs", "JobRuntime", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["Support", "Postgres", "Queue", "TestSupport"]),
     ]
 )

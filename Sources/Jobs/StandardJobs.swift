@@ -1,3 +1,5 @@
+import BenchJobs
+import JobRuntime
 import Queue
 import Support
 
@@ -43,5 +45,10 @@ extension JobRegistry {
         try r.schedule(PruneJobsJob.self, cron: "@hourly")
         try r.applyScheduleOverrides(environment)
         return r
+    }
+
+    /// Settings that turn every standard schedule off (tests that run the dates they name).
+    public static func schedulesOff() throws -> [String: String] {
+        try standard(environment: Environment([:])).schedulesOffSettings
     }
 }

@@ -1,5 +1,5 @@
 import Dispatch
-import Jobs
+import JobRuntime
 import Support
 
 /// Cancels runs that exceed their kind's timeout ("the job ran too long", as opposed to "the

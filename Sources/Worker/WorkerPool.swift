@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Jobs
+import JobRuntime
 import Postgres
 import Queue
 import Support

@@ -1,4 +1,5 @@
 import Foundation
+import JobRuntime
 @testable import Jobs
 import Postgres
 import Queue

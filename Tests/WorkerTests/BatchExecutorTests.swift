@@ -1,4 +1,6 @@
+import BenchJobs
 import Foundation
+import JobRuntime
 import Jobs
 import Postgres
 import Queue

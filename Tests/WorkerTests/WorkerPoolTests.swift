@@ -1,4 +1,5 @@
 import Foundation
+import JobRuntime
 import Jobs
 import Postgres
 import Queue

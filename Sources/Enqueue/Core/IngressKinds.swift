@@ -1,3 +1,4 @@
+import JobRuntime
 import Jobs
 import Queue
 import Support

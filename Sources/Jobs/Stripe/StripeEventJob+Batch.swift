@@ -1,4 +1,5 @@
 import Foundation
+import JobRuntime
 import Postgres
 import Support
 

@@ -56,10 +56,10 @@ public struct JobRegistry: Sendable {
         "TALLY_SCHEDULE_" + name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
-    /// Settings that turn every standard schedule off (tests that run the dates they name).
-    public static func schedulesOff() throws -> [String: String] {
+    /// Settings that turn every schedule of this registry off.
+    public var schedulesOffSettings: [String: String] {
         var values: [String: String] = [:]
-        for s in try standard(environment: Environment([:])).schedules { values[scheduleSetting(s.name)] = "off" }
+        for s in schedules { values[Self.scheduleSetting(s.name)] = "off" }
         return values
     }
 

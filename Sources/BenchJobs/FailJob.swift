@@ -1,3 +1,4 @@
+import JobRuntime
 import Support
 
 /// `bench.fail {"message": "...", "permanent": false, "succeed_on": N}`: fails with `message`

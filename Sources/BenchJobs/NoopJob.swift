@@ -1,3 +1,4 @@
+import JobRuntime
 import Support
 
 /// `bench.noop`: does nothing. Measures the queue itself (ops/bench).
