@@ -8,7 +8,6 @@ import Support
 struct BenchContext: Sendable {
     /// The cluster's admin URL (a database to run CREATE DATABASE from).
     let adminURL: String
-    let sqlDirectory: URL
     let tallyBinary: URL
 
     /// A fresh, migrated database for one measurement.
@@ -17,7 +16,8 @@ struct BenchContext: Sendable {
         try admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
         try admin.execute("CREATE DATABASE \(name)")
         let url = databaseURL(name)
-        try Migrator(directory: sqlDirectory).migrate(try Connection.connect(url))
+        // The migrations `tally migrate` applies: those built in, or TALLY_SQL_DIR's.
+        try Migrator.load().migrate(try Connection.connect(url))
         return url
     }
 

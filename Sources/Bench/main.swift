@@ -26,7 +26,7 @@ guard let adminURL = Environment()["DATABASE_URL"] else {
 }
 let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let context = BenchContext(adminURL: adminURL, sqlDirectory: root.appendingPathComponent("sql"), tallyBinary: here.appendingPathComponent("tally"))
+let context = BenchContext(adminURL: adminURL, tallyBinary: here.appendingPathComponent("tally"))
 
 do {
     let c = try Connection.connect(adminURL)

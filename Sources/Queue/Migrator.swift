@@ -3,7 +3,8 @@ import Postgres
 import Support
 
 /// Applies the numbered SQL files of `sql/` (`0001_jobs.sql`, ...), each once, each in its own
-/// transaction, recorded in `schema_migrations`.
+/// transaction, recorded in `schema_migrations`. The binary carries them (`embedded`, generated
+/// from `sql/` by `ops/gen-migrations`); `TALLY_SQL_DIR` points it at a folder instead (`load`).
 ///
 /// Safe when several `tally migrate` run at once: a session advisory lock serialises them, and
 /// the second finds the work done. Re-running applies only what is new. A file that was
@@ -44,33 +45,20 @@ public struct Migrator: Sendable {
         self.init(migrations: migrations)
     }
 
-    /// Finds `sql/`: `$TALLY_SQL_DIR`, then `share/tally/sql` beside the executable's folder,
-    /// then the nearest `sql/` above the executable (a build inside the checkout) or the
-    /// current directory.
-    public static func locateDirectory(environment: Environment = Environment()) throws -> URL {
-        let fm = FileManager.default
-        func valid(_ url: URL) -> Bool { fm.fileExists(atPath: url.appendingPathComponent("0001_jobs.sql").path) }
-        if let dir = environment["TALLY_SQL_DIR"] {
-            let url = URL(fileURLWithPath: dir)
-            guard valid(url) else { throw QueueError.invalid("TALLY_SQL_DIR=\(dir) has no 0001_jobs.sql") }
-            return url
+    /// The migrations compiled into this binary: the files of `sql/`, copied into
+    /// `Migrations+Embedded.swift` by `ops/gen-migrations` (a test checks they are the same).
+    public static let embedded = Migrator(migrations: embeddedMigrations)
+
+    /// What `tally migrate` applies: the files of `$TALLY_SQL_DIR` when it is set (an override),
+    /// else the migrations compiled into the binary, so a binary copied anywhere and started
+    /// from any directory needs no `sql/` folder beside it.
+    public static func load(environment: Environment = Environment()) throws -> Migrator {
+        guard let dir = environment["TALLY_SQL_DIR"] else { return embedded }
+        let url = URL(fileURLWithPath: dir)
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("0001_jobs.sql").path) else {
+            throw QueueError.invalid("TALLY_SQL_DIR=\(dir) has no 0001_jobs.sql")
         }
-        var starts: [URL] = []
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        starts.append(exe.deletingLastPathComponent())
-        if let bin = Bundle.main.executableURL?.resolvingSymlinksInPath() { starts.append(bin.deletingLastPathComponent()) }
-        starts.append(URL(fileURLWithPath: fm.currentDirectoryPath))
-        for start in starts {
-            let share = start.deletingLastPathComponent().appendingPathComponent("share/tally/sql")
-            if valid(share) { return share }
-            var dir = start
-            for _ in 0..<8 {
-                let candidate = dir.appendingPathComponent("sql")
-                if valid(candidate) { return candidate }
-                dir = dir.deletingLastPathComponent()
-            }
-        }
-        throw QueueError.notFound("cannot find the sql/ migrations folder; set TALLY_SQL_DIR to it")
+        return try Migrator(directory: url)
     }
 
     public struct Report: Sendable {

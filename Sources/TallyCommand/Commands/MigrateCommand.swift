@@ -9,13 +9,13 @@ struct MigrateCommand: Command {
     static let details = """
         Applies each numbered file of sql/ (0001_jobs.sql, ...) once, in its own transaction,
         recorded in schema_migrations. Safe to run repeatedly and from several places at once
-        (an advisory lock serialises runs). The folder is found next to the binary, or set
-        TALLY_SQL_DIR.
+        (an advisory lock serialises runs). The migrations are compiled into the binary, so
+        it needs nothing beside it; TALLY_SQL_DIR=FOLDER applies that folder's files instead.
         """
 
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         _ = try args.expect([], command: name)
-        let migrator = try Migrator(directory: try Migrator.locateDirectory(environment: context.environment))
+        let migrator = try Migrator.load(environment: context.environment)
         let connection = try context.connect()
         let report = try migrator.migrate(connection)
         if context.json {
