@@ -4,44 +4,52 @@ import Queue
 import Support
 
 extension JobRegistry {
-    /// Every kind Tally runs and its cron schedules: the one place a new kind is added.
+    /// Every kind Tally runs and its cron schedules: the one place a new kind is added. The
+    /// settings are read here, once: a bad value throws (`ConfigurationError`, naming it), so a
+    /// worker refuses to start instead of failing jobs later.
     public static func standard(environment: Environment = Environment()) throws -> JobRegistry {
+        let ledger = try LedgerSettings(environment)
+        let stripe = try StripeSettings(environment)
+        let rewards = try RewardsSettings(environment)
+        let notify = try NotifySettings(environment)
+        let crypto = try CryptoSettings(environment)
+        let prune = try PruneSettings(environment)
         var r = JobRegistry()
         // Benchmarks and tests.
         r.register(NoopJob())
         r.register(EffectJob())
         r.register(FailJob())
         // The ledger (docs/ledger.md).
-        r.register(AccountOpenJob())
+        r.register(AccountOpenJob(settings: ledger))
         r.register(UsageRecordJob())
         r.register(AdminAdjustJob())
-        r.register(CreditsExpireJob())
+        r.register(CreditsExpireJob(settings: ledger))
         try r.schedule(CreditsExpireJob.self, cron: "@hourly")
         // Rewards, streaks, referrals and rollover (docs/rewards-and-notifications.md).
         r.register(RewardsActionJob())
-        r.register(StreaksEvaluateJob())
+        r.register(StreaksEvaluateJob(settings: rewards))
         // A few minutes past midnight UTC: the day just ended, once its last actions are in.
         try r.schedule(StreaksEvaluateJob.self, cron: "5 0 * * *")
-        r.register(ReferralRewardJob())
-        r.register(CreditsRolloverJob())
+        r.register(ReferralRewardJob(settings: rewards))
+        r.register(CreditsRolloverJob(settings: ledger))
         try r.schedule(CreditsRolloverJob.self, cron: "@hourly")
         // Notifications.
-        r.register(NotifyDeliverJob())
+        r.register(NotifyDeliverJob(settings: notify))
         r.register(NotifyReadJob())
-        r.register(NotifyPruneJob())
+        r.register(NotifyPruneJob(settings: notify))
         try r.schedule(NotifyPruneJob.self, cron: "@hourly")
         // Payments.
-        r.register(StripeEventJob())
+        r.register(StripeEventJob(settings: stripe))
         // Crypto purchases (docs/crypto.md).
         r.register(PricesRefreshJob())
-        r.register(CryptoQuoteJob())
-        r.register(CryptoCheckJob())
-        r.register(CryptoPollJob())
-        r.register(CryptoConfirmManualJob())
+        r.register(CryptoQuoteJob(settings: crypto))
+        r.register(CryptoCheckJob(settings: crypto))
+        r.register(CryptoPollJob(settings: crypto))
+        r.register(CryptoConfirmManualJob(settings: crypto))
         try r.schedule(PricesRefreshJob.self, cron: "* * * * *")
         try r.schedule(CryptoPollJob.self, cron: "* * * * *")
         // The queue's own upkeep.
-        r.register(PruneJobsJob())
+        r.register(PruneJobsJob(settings: prune))
         try r.schedule(PruneJobsJob.self, cron: "@hourly")
         try r.applyScheduleOverrides(environment)
         return r

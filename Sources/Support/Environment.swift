@@ -32,4 +32,31 @@ public struct Environment: Sendable {
         guard let text = self[name] else { return value }
         return DurationText.parse(text) ?? Double(text) ?? value
     }
+
+    // MARK: Checked settings (read once at start: a bad value stops the process, naming it)
+
+    /// A duration setting of at least `minimum`; a value that is not one is an error.
+    public func checkedDuration(_ name: String, default value: TimeInterval, minimum: TimeInterval = 0) throws -> TimeInterval {
+        guard let text = self[name] else { return value }
+        guard let seconds = DurationText.parse(text) ?? Double(text), seconds.isFinite, seconds >= minimum else {
+            throw ConfigurationError(setting: name, invalid: text,
+                                     expected: "a duration of at least \(DurationText.format(minimum)), such as 30s, 10m, 2h or 7d")
+        }
+        return seconds
+    }
+
+    /// A whole-number setting within `range`; anything else is an error.
+    public func checkedInt(_ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = self[name] else { return value }
+        guard let n = Int(text), range.contains(n) else {
+            throw ConfigurationError(setting: name, invalid: text, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    /// An optional whole-number setting within `range` (nil when unset).
+    public func checkedInt(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard self[name] != nil else { return nil }
+        return try checkedInt(name, default: range.lowerBound, in: range)
+    }
 }

@@ -34,9 +34,10 @@ struct BatchExecutor: Sendable {
 
     /// Splits a claim into single jobs and batches of batchable kinds (two or more jobs of a
     /// kind, at most its `batchLimit` per batch).
-    /// `TALLY_BATCH=off` runs every job alone (to compare, or to rule the batch path out).
-    static func plan(_ jobs: [ClaimedJob], registry: JobRegistry, environment: Environment) -> (single: [ClaimedJob], batches: [[ClaimedJob]]) {
-        if environment["TALLY_BATCH"] == "off" { return (jobs, []) }
+    /// `batching: false` (`TALLY_BATCH=off`) runs every job alone (to compare, or to rule the
+    /// batch path out).
+    static func plan(_ jobs: [ClaimedJob], registry: JobRegistry, batching: Bool) -> (single: [ClaimedJob], batches: [[ClaimedJob]]) {
+        if !batching { return (jobs, []) }
         // Kinds with two or more batchable jobs in this claim; everything else runs alone, in
         // claim order.
         var counts: [String: Int] = [:]

@@ -18,6 +18,8 @@ final class Producer: Sendable {
     private let pool: ConnectionPool
     private let workerID: String
     private let leaseMilliseconds: Int64
+    /// `TALLY_BATCH` (WorkerConfig.batching).
+    private let batching: Bool
     private let executor: Executor
     private let held: HeldJobs
     private let completer: Completer
@@ -32,6 +34,7 @@ final class Producer: Sendable {
         self.pool = pool
         self.workerID = workerID
         self.leaseMilliseconds = Int64(config.lease * 1000)
+        self.batching = config.batching
         self.executor = executor
         self.held = held
         self.completer = completer
@@ -69,7 +72,7 @@ final class Producer: Sendable {
                 try connection.query(JobQueries.claim, [queue, count, workerID, lease]).map(ClaimedJob.init(row:))
             }
             state.withLock { $0.claimed(jobs.count, asked: count) }
-            let plan = BatchExecutor.plan(jobs, registry: executor.registry, environment: executor.environment)
+            let plan = BatchExecutor.plan(jobs, registry: executor.registry, batching: batching)
             for job in plan.single { start(job) }
             for batch in plan.batches { start(batch: batch) }
         } catch {

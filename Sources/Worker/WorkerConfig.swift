@@ -33,24 +33,38 @@ public struct WorkerConfig: Sendable {
     /// plenty; notifications are HTTP calls that mostly wait).
     public static let defaultQueues = ["default": 10, "payments": 4, "notify": 10, "maintenance": 2]
 
+    /// `TALLY_BATCH`: `off` runs every job of a batchable kind alone (to compare, or to rule
+    /// the batch path out); on by default.
+    public var batching: Bool
+
+    /// Reads the settings once; a value that cannot be used throws, naming the setting.
     public init(queues: [String: Int] = WorkerConfig.defaultQueues, label: String = WorkerConfig.defaultLabel(),
-                environment: Environment = Environment()) {
+                environment: Environment = Environment()) throws {
         self.queues = queues
         self.label = label
-        lease = environment.duration("TALLY_LEASE", default: 30)
-        leaseRenewInterval = environment.duration("TALLY_LEASE_RENEW", default: min(10, lease / 3))
-        rescueInterval = environment.duration("TALLY_RESCUE_INTERVAL", default: min(5, lease / 3))
-        pollInterval = environment.duration("TALLY_POLL_INTERVAL", default: 2)
-        schedulerInterval = environment.duration("TALLY_SCHEDULER_INTERVAL", default: 1)
-        shutdownGrace = environment.duration("TALLY_SHUTDOWN_GRACE", default: 30)
-        backoff = Backoff(scale: environment.double("TALLY_BACKOFF_SCALE", default: 1))
+        lease = try environment.checkedDuration("TALLY_LEASE", default: 30, minimum: 0.1)
+        leaseRenewInterval = try environment.checkedDuration("TALLY_LEASE_RENEW", default: min(10, lease / 3), minimum: 0.01)
+        rescueInterval = try environment.checkedDuration("TALLY_RESCUE_INTERVAL", default: min(5, lease / 3), minimum: 0.01)
+        pollInterval = try environment.checkedDuration("TALLY_POLL_INTERVAL", default: 2, minimum: 0.01)
+        schedulerInterval = try environment.checkedDuration("TALLY_SCHEDULER_INTERVAL", default: 1, minimum: 0.01)
+        shutdownGrace = try environment.checkedDuration("TALLY_SHUTDOWN_GRACE", default: 30)
+        let scale = environment["TALLY_BACKOFF_SCALE"].map { ($0, Double($0)) }
+        if let scale, scale.1 == nil || !(scale.1 ?? -1).isFinite || (scale.1 ?? -1) < 0 {
+            throw ConfigurationError(setting: "TALLY_BACKOFF_SCALE", invalid: scale.0, expected: "a number of 0 or more (1: the default backoff)")
+        }
+        backoff = Backoff(scale: scale?.1 ?? 1)
         // 1,000: batched usage debits on one hot account ran 8,400–9,200/s with claims of 1,000
         // against 6,500–8,200/s with 500 (ops/bench --only ledger); the queue's own drain and
         // latency did not change. A claim never takes more than the queue's free slots.
-        maxClaimBatch = environment.int("TALLY_CLAIM_BATCH", default: 1000)
-        maxCompletionBatch = environment.int("TALLY_COMPLETION_BATCH", default: 2000)
+        maxClaimBatch = try environment.checkedInt("TALLY_CLAIM_BATCH", default: 1000, in: 1...100_000)
+        maxCompletionBatch = try environment.checkedInt("TALLY_COMPLETION_BATCH", default: 2000, in: 1...100_000)
         let total = queues.values.reduce(0, +)
-        maxConnections = environment.int("TALLY_DB_POOL", default: min(max(queues.count + 4, total), 20))
+        maxConnections = try environment.checkedInt("TALLY_DB_POOL", default: min(max(queues.count + 4, total), 20), in: 1...10_000)
+        switch environment["TALLY_BATCH"]?.lowercased() {
+        case nil, "on": batching = true
+        case "off": batching = false
+        case let other?: throw ConfigurationError(setting: "TALLY_BATCH", invalid: other, expected: "on or off")
+        }
     }
 
     public static func defaultLabel() -> String {

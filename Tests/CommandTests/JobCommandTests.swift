@@ -6,6 +6,17 @@ import XCTest
 final class JobCommandTests: CommandTestCase {
     /// A job whose args cannot decode into its kind's args could only be discarded: bad usage,
     /// the decoding problem on stderr, nothing enqueued. A kind that takes none needs no --args.
+    /// Settings are read once at start: a worker given one it cannot use refuses to start
+    /// (exit 2), naming the setting and what it must be, before it claims anything.
+    func testAWorkerWithASettingItCannotUseRefusesToStart() throws {
+        for (setting, value) in [("TALLY_TRIAL_CREDITS", "lots"), ("TALLY_STRIPE_FLAG_AFTER", "tomorrow"), ("TALLY_LEASE", "-1"),
+                                 ("TALLY_BATCH", "maybe"), ("TALLY_CRYPTO_CONFIRMATIONS_BTC", "0"), ("TALLY_ROLLOVER_CAP", "-3")] {
+            let run = try tally("worker", env: [setting: value], expect: 2)
+            XCTAssertTrue(run.stderr.contains("\(setting)=\"\(value)\" cannot be used"), "\(setting): \(run.stderr)")
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM workers"), 0, "none started")
+    }
+
     func testEnqueueRefusesArgsThatDoNotFitTheKind() throws {
         let missing = try tally("enqueue", "usage.record", expect: 2)
         XCTAssertEqual(missing.stdout, "")

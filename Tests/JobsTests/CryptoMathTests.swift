@@ -240,7 +240,7 @@ final class CryptoMathTests: XCTestCase {
         }
     }
 
-    func testPollBacksOffPerPurchaseAndExpiresOnTime() {
+    func testPollBacksOffPerPurchaseAndExpiresOnTime() throws {
         let p = PollSchedule(first: 60, maximum: 900, horizon: 86400, batch: 100)
         XCTAssertEqual((0..<6).map { p.delay(afterChecks: $0) }, [60, 120, 240, 480, 900, 900])
         let now = expiry.addingTimeInterval(-100)
@@ -251,7 +251,7 @@ final class CryptoMathTests: XCTestCase {
         for held in [PurchaseStatus.paid, .overpaid, .late, .failed, .reversed, .quoting] {
             XCTAssertNil(p.nextCheck(held, expiresAt: expiry, checks: 0, now: now), "\(held) is not polled")
         }
-        let env = CryptoSettings(Environment(["TALLY_CRYPTO_CONFIRMATIONS_ETH": "12", "TALLY_CRYPTO_QUOTE_TTL": "10m"]))
+        let env = try CryptoSettings(Environment(["TALLY_CRYPTO_CONFIRMATIONS_ETH": "12", "TALLY_CRYPTO_QUOTE_TTL": "10m"]))
         XCTAssertEqual(env.threshold(.eth), 12)
         XCTAssertEqual(env.threshold(.btc), 3)
         XCTAssertEqual(env.quoteLifetime, 600)

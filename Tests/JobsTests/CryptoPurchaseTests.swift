@@ -31,7 +31,7 @@ final class CryptoPurchaseTests: XCTestCase {
             env["TALLY_SCHEDULE_CRYPTO_POLL"] = "off"
             for (k, v) in extra { env[k] = v }
             let environment = Environment(env)
-            pool = WorkerPool(config: WorkerConfig(queues: ["payments": 4], label: "crypto-test", environment: environment),
+            pool = WorkerPool(config: try WorkerConfig(queues: ["payments": 4], label: "crypto-test", environment: environment),
                               registry: try JobRegistry.standard(environment: environment), databaseURL: db.url, environment: environment)
             let pool = self.pool
             task = Task { try await pool.run() }

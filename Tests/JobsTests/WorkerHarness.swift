@@ -28,7 +28,7 @@ final class WorkerHarness: @unchecked Sendable {
         if !cron { values.merge(try JobRegistry.schedulesOff()) { _, off in off } }
         for (k, v) in extra { values[k] = v }
         let environment = Environment(values)
-        let config = WorkerConfig(queues: queues, label: "test", environment: environment)
+        let config = try WorkerConfig(queues: queues, label: "test", environment: environment)
         pool = WorkerPool(config: config, registry: try JobRegistry.standard(environment: environment), databaseURL: db.url,
                           environment: environment)
         let pool = self.pool

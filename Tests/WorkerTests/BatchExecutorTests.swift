@@ -46,17 +46,18 @@ final class BatchExecutorTests: XCTestCase {
         return r
     }
 
-    func testPlanGroupsBatchableKindsAndLeavesTheRest() {
+    func testPlanGroupsBatchableKindsAndLeavesTheRest() throws {
         func job(_ id: Int64, _ kind: String) -> ClaimedJob {
             ClaimedJob(id: id, queue: "default", kind: kind, argsJSON: "{}", attempt: 1, maxAttempts: 20, priority: 5, createdAt: Date())
         }
         let jobs = [job(1, EffectBatchJob.kind), job(2, "bench.noop"), job(3, EffectBatchJob.kind), job(4, EffectBatchJob.kind)]
-        let plan = BatchExecutor.plan(jobs, registry: registry(), environment: Environment([:]))
+        let plan = BatchExecutor.plan(jobs, registry: registry(), batching: true)
         XCTAssertEqual(plan.single.map(\.id), [2])
         XCTAssertEqual(plan.batches.map { $0.map(\.id) }, [[1, 3, 4]])
-        let alone = BatchExecutor.plan([job(5, EffectBatchJob.kind), job(6, "bench.noop")], registry: registry(), environment: Environment([:]))
+        let alone = BatchExecutor.plan([job(5, EffectBatchJob.kind), job(6, "bench.noop")], registry: registry(), batching: true)
         XCTAssertEqual(alone.single.map(\.id), [5, 6], "one job of a kind runs alone")
-        let off = BatchExecutor.plan(jobs, registry: registry(), environment: Environment(["TALLY_BATCH": "off"]))
+        let off = BatchExecutor.plan(jobs, registry: registry(),
+                                     batching: try WorkerConfig(environment: Environment(["TALLY_BATCH": "off"])).batching)
         XCTAssertEqual(off.single.count, 4)
     }
 
@@ -169,7 +170,7 @@ final class BatchExecutorTests: XCTestCase {
 
     func startWorker(_ db: TestDatabase) throws -> Running {
         let env = Environment(["TALLY_BACKOFF_SCALE": "0.001", "TALLY_POLL_INTERVAL": "0.2"])
-        let pool = WorkerPool(config: WorkerConfig(queues: ["default": 100], label: "t", environment: env), registry: registry(),
+        let pool = WorkerPool(config: try WorkerConfig(queues: ["default": 100], label: "t", environment: env), registry: registry(),
                               databaseURL: db.url, environment: env)
         let task = Task { _ = try? await pool.run() }
         return Running(pool: pool, task: task)

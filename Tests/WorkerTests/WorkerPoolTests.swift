@@ -13,7 +13,7 @@ final class WorkerPoolTests: XCTestCase {
     func startPool(_ db: TestDatabase, label: String, queues: [String: Int] = ["default": 5], registry: JobRegistry? = nil,
                    env: [String: String] = [:]) throws -> (WorkerPool, Task<Void, Error>) {
         let environment = Environment(env)
-        let config = WorkerConfig(queues: queues, label: label, environment: environment)
+        let config = try WorkerConfig(queues: queues, label: label, environment: environment)
         let pool = WorkerPool(config: config, registry: try registry ?? JobRegistry.standard(environment: environment),
                               databaseURL: db.url, environment: environment)
         let task = Task { try await pool.run() }

@@ -15,11 +15,15 @@ public struct PruneJobsJob: Job {
     public static let queue = "maintenance"
     public static let batch = 1000
 
-    public init() {}
+    let settings: PruneSettings
+
+    public init(settings: PruneSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        let completed = Int64(context.environment.duration("TALLY_RETENTION_COMPLETED", default: 7 * 86400))
-        let discarded = Int64(context.environment.duration("TALLY_RETENTION_DISCARDED", default: 30 * 86400))
+        let completed = Int64(settings.completed)
+        let discarded = Int64(settings.discarded)
         let total = try await BatchedDelete.run(AdminQueries.prune, [completed, discarded], batch: Self.batch, pool: context.pool)
         return .completed(["deleted": .int(total)])
     }

@@ -33,7 +33,11 @@ public struct CryptoCheckJob: Job {
     public static let queue = "payments"
     public static let timeout: TimeInterval = 120
 
-    public init() {}
+    let settings: CryptoSettings
+
+    public init(settings: CryptoSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         let coin: Coin
@@ -67,7 +71,6 @@ public struct CryptoCheckJob: Job {
         } catch let error as CryptoError {
             throw JobError.permanent(error.description)
         }
-        let settings = CryptoSettings(context.environment)
         let base = result
         return try await context.completeInTransaction { tx in
             let outcomes = try Self.apply(observation, wallet: wallet, settings: settings, on: tx)

@@ -24,7 +24,11 @@ public struct CryptoConfirmManualJob: Job {
     public static let kind = "crypto.confirm_manual"
     public static let queue = "payments"
 
-    public init() {}
+    let settings: CryptoSettings
+
+    public init(settings: CryptoSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         let id: String
@@ -34,7 +38,6 @@ public struct CryptoConfirmManualJob: Job {
         } catch let error as CryptoError {
             throw JobError.permanent(error.description)
         }
-        let settings = CryptoSettings(context.environment)
         let jobID = context.job.id
         return try await context.completeInTransaction { tx in
             guard let row = try tx.query(CryptoQueries.lock, [id]).first else {

@@ -29,10 +29,13 @@ public struct CryptoPollJob: Job {
     public static let maxAttempts = 3
     public static let timeout: TimeInterval = 600
 
-    public init() {}
+    let settings: CryptoSettings
+
+    public init(settings: CryptoSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        let settings = CryptoSettings(context.environment)
         let due = try await context.pool.withConnection { c in
             try c.query(CryptoQueries.due, [settings.poll.batch]).map(Purchase.init(row:))
         }

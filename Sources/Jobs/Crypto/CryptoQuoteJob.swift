@@ -39,7 +39,11 @@ public struct CryptoQuoteJob: Job {
     public static let maxAttempts = 5
     public static let timeout: TimeInterval = 120
 
-    public init() {}
+    let settings: CryptoSettings
+
+    public init(settings: CryptoSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         let id: String, coin: Coin
@@ -51,7 +55,6 @@ public struct CryptoQuoteJob: Job {
         } catch let error as CryptoError {
             throw JobError.permanent(error.description)
         }
-        let settings = CryptoSettings(context.environment)
         let jobID = context.job.id
         let start = try await context.pool.transaction { tx -> Purchase in
             try tx.query(CryptoQueries.insertQuoting, [id, args.user_id, args.product, coin.rawValue, jobID])

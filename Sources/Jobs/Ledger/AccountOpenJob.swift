@@ -20,11 +20,15 @@ public struct AccountOpenJob: Job {
 
     public static let kind = "account.open"
 
-    public init() {}
+    let settings: LedgerSettings
+
+    public init(settings: LedgerSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        let trial = Int64(context.environment.int("TALLY_TRIAL_CREDITS", default: 5))
-        let lifetime = context.environment.duration("TALLY_TRIAL_DURATION", default: 14 * 86400)
+        let trial = settings.trialCredits
+        let lifetime = settings.trialDuration
         do {
             return try await context.completeInTransaction { tx in
                 try Self.open(args, trialCredits: trial, trialLifetime: lifetime, on: tx)

@@ -23,10 +23,14 @@ public struct CreditsExpireJob: Job {
     static let sources = GrantSource.allCases.filter { $0 != .subscription && $0 != .rollover }
     static let fanOut = DueGrantFanOut(kind: kind, queue: queue, sources: sources)
 
-    public init() {}
+    let settings: LedgerSettings
+
+    public init(settings: LedgerSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        try await Self.fanOut.run(args, batchSize: context.environment.int("TALLY_EXPIRE_BATCH", default: Self.batch), context: context) {
+        try await Self.fanOut.run(args, batchSize: settings.expireBatch, context: context) {
             book, users, asOf, _ in try Self.expire(users, asOf: asOf, in: book).json
         }
     }

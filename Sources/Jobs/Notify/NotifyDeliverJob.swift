@@ -32,7 +32,11 @@ public struct NotifyDeliverJob: Job {
     public static let maxAttempts = 20
     public static let timeout: TimeInterval = 60
 
-    public init() {}
+    let settings: NotifySettings
+
+    public init(settings: NotifySettings = .defaults) {
+        self.settings = settings
+    }
 
     struct DeliveryFailed: Error, CustomStringConvertible {
         let description: String
@@ -57,7 +61,7 @@ public struct NotifyDeliverJob: Job {
         // Outside the `do` below, whose catch turns every error into a retryable failed
         // delivery: an endpoint URL the client cannot use fails the same way on every attempt,
         // so its `JobError.permanent` must reach the queue as it is (discarded at once).
-        let client = try Self.client(for: target.url, environment: context.environment)
+        let client = try Self.client(for: target.url, settings: settings)
         let started = Date()
         var status: Int?
         var failure: String?
@@ -85,7 +89,7 @@ public struct NotifyDeliverJob: Job {
                         "ms": .int(ms)]
             }
         }
-        let disableAfter = context.environment.duration("TALLY_ENDPOINT_DISABLE_AFTER", default: 86400)
+        let disableAfter = settings.endpointDisableAfter
         let reason = "failed every delivery for \(DurationText.format(disableAfter)) (last: \(failure))"
         let stillEnabled = try await context.pool.transaction { tx in
             try tx.query(NotifyQueries.logAttempt, log)
@@ -131,7 +135,7 @@ public struct NotifyDeliverJob: Job {
 
     private static let clients = Mutex<[String: HTTPClient]>([:])
 
-    static func client(for url: String, environment: Environment) throws -> EndpointClient {
+    static func client(for url: String, settings: NotifySettings) throws -> EndpointClient {
         guard let components = URLComponents(string: url), let scheme = components.scheme, scheme == "http" || scheme == "https",
               let host = components.host, !host.isEmpty else {
             throw JobError.permanent("endpoint URL is not an http(s) URL with a host: \(url); remove the endpoint "
@@ -142,8 +146,7 @@ public struct NotifyDeliverJob: Job {
             if let c = cache[origin] { return c }
             guard let base = URL(string: origin) else { throw JobError.permanent("endpoint URL has no usable origin: \(url)") }
             let c = HTTPClient(service: "notification endpoint", baseURL: base,
-                               connectTimeout: environment.duration("TALLY_NOTIFY_CONNECT_TIMEOUT", default: 5),
-                               totalTimeout: environment.duration("TALLY_NOTIFY_TIMEOUT", default: 10))
+                               connectTimeout: settings.connectTimeout, totalTimeout: settings.totalTimeout)
             cache[origin] = c
             return c
         }

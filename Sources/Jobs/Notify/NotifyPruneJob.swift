@@ -15,10 +15,14 @@ public struct NotifyPruneJob: Job {
     public static let queue = "maintenance"
     public static let batch = 1000
 
-    public init() {}
+    let settings: NotifySettings
+
+    public init(settings: NotifySettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        let retention = Int64(context.environment.duration("TALLY_RETENTION_DELIVERIES", default: 30 * 86400))
+        let retention = Int64(settings.deliveryRetention)
         let total = try await BatchedDelete.run(NotifyQueries.pruneDeliveries, [retention], batch: Self.batch, pool: context.pool)
         return .completed(["deleted": .int(total)])
     }

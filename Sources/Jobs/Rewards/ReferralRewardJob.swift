@@ -21,10 +21,14 @@ public struct ReferralRewardJob: Job {
 
     public static let kind = "referral.reward"
 
-    public init() {}
+    let settings: RewardsSettings
+
+    public init(settings: RewardsSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        let credits = Int64(context.environment.int("TALLY_REFERRAL_CREDITS", default: 10))
+        let credits = settings.referralCredits
         guard credits > 0 else { throw JobError.permanent("TALLY_REFERRAL_CREDITS must be at least 1") }
         let jobID = context.job.id
         return try await context.completeInTransaction { tx in

@@ -28,7 +28,11 @@ public struct StreaksEvaluateJob: Job {
     /// The most days one run catches up when none was ever evaluated.
     static let firstRunDays = 62
 
-    public init() {}
+    let settings: RewardsSettings
+
+    public init(settings: RewardsSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         var asOf = Date()
@@ -36,9 +40,8 @@ public struct StreaksEvaluateJob: Job {
             guard let d = Timestamp.parse(text) else { throw JobError.permanent("as_of is not an ISO-8601 time: \(text)") }
             asOf = d
         }
-        let milestones: [StreakMilestone]
-        do { milestones = try StreakMilestone.configured(context.environment) } catch { throw JobError.permanent("\(error)") }
-        let grace = context.environment.duration("TALLY_STREAK_GRACE", default: 3600)
+        let milestones = settings.streakMilestones
+        let grace = settings.streakGrace
         let through = UTCDay(asOf).advanced(by: -1)
         let days = try await context.pool.withConnection { try Self.daysToEvaluate(through: through, on: $0) }
         var results: [JSON] = []

@@ -30,19 +30,15 @@ public struct CreditsRolloverJob: Job {
     static let sources: [GrantSource] = [.subscription, .rollover]
     static let fanOut = DueGrantFanOut(kind: kind, queue: queue, sources: sources)
 
-    public init() {}
+    let settings: LedgerSettings
+
+    public init(settings: LedgerSettings = .defaults) {
+        self.settings = settings
+    }
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        let configuredCap = context.environment["TALLY_ROLLOVER_CAP"]
-        var cap: Int64?
-        if let configuredCap {
-            guard let n = Int64(configuredCap), n >= 0 else {
-                throw JobError.permanent("TALLY_ROLLOVER_CAP must be a whole number of credits (0 or more), got \"\(configuredCap)\"")
-            }
-            cap = n
-        }
-        let fixedCap = cap
-        return try await Self.fanOut.run(args, batchSize: context.environment.int("TALLY_ROLLOVER_BATCH", default: Self.batch),
+        let fixedCap = settings.rolloverCap
+        return try await Self.fanOut.run(args, batchSize: settings.rolloverBatch,
                                          context: context) { book, users, asOf, tx in
             let rule = RolloverRule(cap: try fixedCap ?? Self.monthlyAllowance(on: tx))
             return try Self.settle(users, asOf: asOf, rule: rule, in: book, on: tx).json

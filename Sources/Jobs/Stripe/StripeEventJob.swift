@@ -27,7 +27,11 @@ public struct StripeEventJob: Job {
     public static let kind = "stripe.event"
     public static let queue = "payments"
 
-    public init() {}
+    let settings: StripeSettings
+
+    public init(settings: StripeSettings = .defaults) {
+        self.settings = settings
+    }
 
     /// What applying an event came to inside its transaction.
     enum Outcome {
@@ -184,7 +188,7 @@ public struct StripeEventJob: Job {
     /// records what it waits for wakes it at once anyway). Returns nil to apply again now.
     /// `recheck: false` snoozes without looking (the last round of `run`).
     func waitInTransaction(_ event: StripeEvent, _ waiting: Waiting, recheck: Bool, context: JobContext) async throws -> JobResult? {
-        let flagAfter = Int64(context.environment.duration("TALLY_STRIPE_FLAG_AFTER", default: 86400))
+        let flagAfter = Int64(settings.flagAfter)
         let seconds = Self.snoozeSeconds(event)
         let job = context.job
         let workerID = context.workerID

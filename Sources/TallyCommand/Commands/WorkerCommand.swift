@@ -36,12 +36,17 @@ struct WorkerCommand: Command {
         guard !label.isEmpty, label.count <= 100, !label.contains("/") else {
             throw CommandError.usage("--id must be 1 to 100 characters without '/'")
         }
+        // Every setting is read here, once: a value that cannot be used stops the worker before
+        // it starts (exit 2, naming the setting), not a job later.
         let registry: JobRegistry
-        do { registry = try JobRegistry.standard(environment: context.environment) } catch {
+        let config: WorkerConfig
+        do {
+            registry = try JobRegistry.standard(environment: context.environment)
+            config = try WorkerConfig(queues: queues, label: label, environment: context.environment)
+        } catch {
             throw CommandError.usage("\(error)")
         }
         try checkMigrated(context)
-        let config = WorkerConfig(queues: queues, label: label, environment: context.environment)
         let pool = WorkerPool(config: config, registry: registry, databaseURL: context.databaseURL, environment: context.environment)
         try await ServiceRunner.run([pool])
         return 0

@@ -1,0 +1,38 @@
+import Foundation
+import Support
+
+/// The ledger's settings (docs/ledger.md, "Configuration"), read once when the registry is
+/// built: a bad value stops the worker at start, naming the setting, instead of failing jobs.
+public struct LedgerSettings: Sendable, Equatable {
+    /// `TALLY_TRIAL_CREDITS`: the signup trial (0: none).
+    public var trialCredits: Int64
+    /// `TALLY_TRIAL_DURATION`: how long the trial lasts.
+    public var trialDuration: TimeInterval
+    /// `TALLY_EXPIRE_BATCH`: due accounts per `credits.expire` batch job.
+    public var expireBatch: Int
+    /// `TALLY_ROLLOVER_CAP`: the most credits a month rolls over; nil: the `monthly` product's
+    /// credits, else 250.
+    public var rolloverCap: Int64?
+    /// `TALLY_ROLLOVER_BATCH`: due accounts per `credits.rollover` batch job.
+    public var rolloverBatch: Int
+
+    public static let defaults = LedgerSettings(trialCredits: 5, trialDuration: 14 * 86400, expireBatch: 1000, rolloverCap: nil,
+                                                rolloverBatch: 1000)
+
+    public init(trialCredits: Int64, trialDuration: TimeInterval, expireBatch: Int, rolloverCap: Int64?, rolloverBatch: Int) {
+        self.trialCredits = trialCredits
+        self.trialDuration = trialDuration
+        self.expireBatch = expireBatch
+        self.rolloverCap = rolloverCap
+        self.rolloverBatch = rolloverBatch
+    }
+
+    public init(_ environment: Environment) throws {
+        let d = Self.defaults
+        trialCredits = Int64(try environment.checkedInt("TALLY_TRIAL_CREDITS", default: Int(d.trialCredits), in: 0...1_000_000_000))
+        trialDuration = try environment.checkedDuration("TALLY_TRIAL_DURATION", default: d.trialDuration, minimum: 1)
+        expireBatch = try environment.checkedInt("TALLY_EXPIRE_BATCH", default: d.expireBatch, in: 1...100_000)
+        rolloverCap = try environment.checkedInt("TALLY_ROLLOVER_CAP", in: 0...Int(Int32.max)).map(Int64.init)
+        rolloverBatch = try environment.checkedInt("TALLY_ROLLOVER_BATCH", default: d.rolloverBatch, in: 1...100_000)
+    }
+}
