@@ -10,8 +10,8 @@ import XCTest
 final class EnqueueBatcherTests: XCTestCase {
     static func item(_ key: String, event payload: String? = nil) -> EnqueueBatcher.Item {
         let job = IngressKinds.job(IngressKinds.stripeEvent, args: ["event_id": .string(key)], uniqueKey: "stripe:\(key)")
-        let event = payload.map { EnqueueBatcher.StripeEvent(id: key, type: "t", apiVersion: nil, created: 1, payload: $0) }
-        return EnqueueBatcher.Item(job: job, stripeEvent: event)
+        let event = payload.map { StripeInboxEvent(id: key, type: "t", apiVersion: nil, created: 1, payload: $0) }
+        return EnqueueBatcher.Item(job: job, companion: event)
     }
 
     /// A request the database refuses inside a batch fails alone: the batch is retried one by

@@ -9,35 +9,19 @@ import Synchronization
 /// With `fsync` on, a commit costs a WAL flush; one commit per request would cap the ingress at
 /// the disk's flush rate. Requests are queued here; up to `maxConcurrent` flushes run at once,
 /// each taking everything queued (up to `maxBatch`) into one `Enqueuer.enqueue([NewJob])` (one
-/// INSERT for the batch) plus, for Stripe events, one inbox INSERT, in one transaction. A flush
+/// INSERT for the batch) plus one statement per kind of companion rows (`EnqueueCompanion`: the
+/// Stripe inbox's events), in one transaction. A flush
 /// starts at once when a connection is free, so an idle ingress adds no delay; under load the
 /// requests that arrive during a commit form the next batch (group commit). Each request is
 /// answered only after the commit that made it durable.
 public final class EnqueueBatcher: Sendable {
-    /// A Stripe event for the inbox, stored in the transaction that enqueues its job.
-    public struct StripeEvent: Sendable {
-        public let id: String
-        public let type: String
-        public let apiVersion: String?
-        public let created: Int64
-        /// The raw body (already validated JSON).
-        public let payload: String
-
-        public init(id: String, type: String, apiVersion: String?, created: Int64, payload: String) {
-            self.id = id
-            self.type = type
-            self.apiVersion = apiVersion
-            self.created = created
-            self.payload = payload
-        }
-    }
-
     public struct Item: Sendable {
         public var job: NewJob
-        public var stripeEvent: StripeEvent?
-        public init(job: NewJob, stripeEvent: StripeEvent? = nil) {
+        /// Rows to write in the transaction that enqueues the job (the Stripe inbox's event).
+        public var companion: (any EnqueueCompanion)?
+        public init(job: NewJob, companion: (any EnqueueCompanion)? = nil) {
             self.job = job
-            self.stripeEvent = stripeEvent
+            self.companion = companion
         }
     }
 
@@ -125,8 +109,7 @@ public final class EnqueueBatcher: Sendable {
     private func write(_ items: [Item]) async throws -> [EnqueueResult] {
         let enqueuer = self.enqueuer
         let jobs = items.map(\.job)
-        let events = items.map(\.stripeEvent)
-        guard events.contains(where: { $0 != nil }) else {
+        guard items.contains(where: { $0.companion != nil }) else {
             // Jobs only: the enqueuer keeps the batch all or nothing (one statement, or its own
             // transaction when keys need a second one), so no BEGIN/COMMIT round trips here and
             // the one-by-one retry below never inserts a job twice.
@@ -134,18 +117,23 @@ public final class EnqueueBatcher: Sendable {
         }
         return try await pool.transaction { tx in
             let results = try enqueuer.enqueue(jobs, on: tx)
-            var ids: [String] = [], types: [String] = [], versions: [String?] = [], created: [Int64] = []
-            var payloads: [String] = [], jobIDs: [Int64] = []
-            for (event, result) in zip(events, results) {
-                guard let event else { continue }
-                ids.append(event.id)
-                types.append(event.type)
-                versions.append(event.apiVersion)
-                created.append(event.created)
-                payloads.append(event.payload)
-                jobIDs.append(result.id)
+            // Companions of one type are written together, in the order of their items.
+            var groups: [ObjectIdentifier: (type: any EnqueueCompanion.Type, items: [any EnqueueCompanion], jobIDs: [Int64])] = [:]
+            var order: [ObjectIdentifier] = []
+            for (item, result) in zip(items, results) {
+                guard let companion = item.companion else { continue }
+                let key = ObjectIdentifier(type(of: companion))
+                if groups[key] == nil {
+                    groups[key] = (type(of: companion), [], [])
+                    order.append(key)
+                }
+                groups[key]?.items.append(companion)
+                groups[key]?.jobIDs.append(result.id)
             }
-            try tx.query(IngressQueries.insertStripeEvents, [ids, types, versions, created, payloads, jobIDs])
+            for key in order {
+                guard let group = groups[key] else { continue }
+                try group.type.write(group.items, jobIDs: group.jobIDs, on: tx)
+            }
             return results
         }
     }

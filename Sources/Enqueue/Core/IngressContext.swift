@@ -69,9 +69,9 @@ public final class IngressContext: Sendable {
 
     /// Enqueues one job for a request, checking in DESIGN.md's order after validation:
     /// 409 (same idempotency key, different fields), 429 (rate limit), 503 (database down).
-    /// `stripeEvent` is stored in the inbox in the same transaction.
+    /// `companion` (a Stripe event for the inbox) is written in the same transaction.
     public func submit(_ job: NewJob, for request: EndpointRequest, replay: Replay = .sameArgs,
-                       stripeEvent: EnqueueBatcher.StripeEvent? = nil) async throws(APIError) -> Submitted {
+                       companion: (any EnqueueCompanion)? = nil) async throws(APIError) -> Submitted {
         var job = job
         let isSame: (@Sendable (JSON) -> Bool)?
         switch replay {
@@ -93,7 +93,7 @@ public final class IngressContext: Sendable {
         if request.preferWait > 0 { job.notifyOnFinish = true }
         let result: EnqueueResult
         do {
-            result = try await batcher.submit(EnqueueBatcher.Item(job: job, stripeEvent: stripeEvent))
+            result = try await batcher.submit(EnqueueBatcher.Item(job: job, companion: companion))
         } catch let error as PostgresError where error.isUnavailable {
             throw .unavailable("the database is unreachable, nothing was enqueued; retry later")
         } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {

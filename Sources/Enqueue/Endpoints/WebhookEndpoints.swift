@@ -18,10 +18,10 @@ struct StripeWebhookEndpoint: Endpoint {
         let apiVersion = try f.optionalString("api_version", maxBytes: 64)
         let created = try f.positiveInt64("created")
         // Everything else in the event is the job's business; it reads the stored payload.
-        let event = EnqueueBatcher.StripeEvent(id: id, type: type, apiVersion: apiVersion, created: created,
-                                               payload: String(decoding: request.body, as: UTF8.self))
+        let event = StripeInboxEvent(id: id, type: type, apiVersion: apiVersion, created: created,
+                                     payload: String(decoding: request.body, as: UTF8.self))
         let job = IngressKinds.job(IngressKinds.stripeEvent, args: ["event_id": .string(id)], uniqueKey: "stripe:\(id)")
-        let submitted = try await context.submit(job, for: request, replay: .neverConflicts, stripeEvent: event)
+        let submitted = try await context.submit(job, for: request, replay: .neverConflicts, companion: event)
         return .json(200, ["received": true, "job_id": .int(submitted.jobID)])
     }
 }
