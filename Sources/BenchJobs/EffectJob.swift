@@ -8,7 +8,7 @@ import Support
 /// completes the job. Tests count those rows to prove each job's database
 /// effect is applied exactly once through crashes, rescues and shutdowns.
 public struct EffectJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         var sleep_ms: Int?
         var sleep_attempts: Int?
     }

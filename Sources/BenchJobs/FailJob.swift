@@ -4,7 +4,7 @@ import Support
 /// `bench.fail {"message": "...", "permanent": false, "succeed_on": N}`: fails with `message`
 /// (permanently if asked), or completes on attempt `succeed_on`. Exercises retries and backoff.
 public struct FailJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         var message: String?
         var permanent: Bool?
         var succeed_on: Int?

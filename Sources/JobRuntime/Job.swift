@@ -5,7 +5,7 @@ import Queue
 ///
 /// ```swift
 /// struct GreetJob: Job {
-///     struct Args: Decodable, Sendable { let name: String }
+///     struct Args: Codable, Sendable { let name: String }
 ///     static let kind = "greet"
 ///     func run(_ args: Args, context: JobContext) async throws -> JobResult {
 ///         try await context.completeInTransaction { tx in
@@ -22,7 +22,7 @@ import Queue
 /// and the worker's batch completer records it. Throw `JobError.permanent` to discard without
 /// retrying; any other error is retried with backoff until `maxAttempts`.
 public protocol Job: Sendable {
-    associatedtype Args: Decodable & Sendable
+    associatedtype Args: Codable & Sendable
     /// The kind name (`usage.record`). Unique in the registry.
     static var kind: String { get }
     /// The queue jobs of this kind go to unless the enqueuer says otherwise.

@@ -2,10 +2,13 @@ import Foundation
 
 /// Durations written for people: `500ms`, `30s`, `5m`, `2h`, `1d`, and sums like `1h30m`.
 public enum DurationText {
-    /// Seconds, or nil when the text is not a positive duration.
+    /// Seconds, or nil when the text is not a positive duration. A number may have a fraction
+    /// (`0.5s`, `1.5h`).
     public static func parse(_ text: String) -> TimeInterval? {
         var total: Double = 0
         var number = 0
+        var fraction: Double = 0
+        var scale: Double = 0   // 0: no decimal point yet; else the place value of the next digit
         var haveDigits = false
         var sawUnit = false
         let chars = Array(text.utf8)
@@ -13,11 +16,22 @@ public enum DurationText {
         while i < chars.count {
             let c = chars[i]
             if c >= 48 && c <= 57 {
-                let (n, overflow) = number.multipliedReportingOverflow(by: 10)
-                guard !overflow else { return nil }
-                number = n + Int(c - 48)
+                if scale > 0 {
+                    fraction += Double(c - 48) * scale
+                    scale /= 10
+                } else {
+                    let (n, overflow) = number.multipliedReportingOverflow(by: 10)
+                    guard !overflow else { return nil }
+                    number = n + Int(c - 48)
+                }
                 haveDigits = true
                 i += 1
+                continue
+            }
+            if c == UInt8(ascii: "."), haveDigits, scale == 0 {
+                scale = 0.1
+                i += 1
+                guard i < chars.count, chars[i] >= 48 && chars[i] <= 57 else { return nil }
                 continue
             }
             guard haveDigits else { return nil }
@@ -35,8 +49,10 @@ public enum DurationText {
                 }
                 i += 1
             }
-            total += Double(number) * unit
+            total += (Double(number) + fraction) * unit
             number = 0
+            fraction = 0
+            scale = 0
             haveDigits = false
             sawUnit = true
         }

@@ -1,5 +1,6 @@
 import Enqueue
 import Foundation
+import Jobs
 import Postgres
 import Queue
 import Support
@@ -8,8 +9,8 @@ import XCTest
 
 /// The batcher alone, against a real database.
 final class EnqueueBatcherTests: XCTestCase {
-    static func item(_ key: String, event payload: String? = nil) -> EnqueueBatcher.Item {
-        let job = IngressKinds.job(IngressKinds.stripeEvent, args: ["event_id": .string(key)], uniqueKey: "stripe:\(key)")
+    static func item(_ key: String, event payload: String? = nil) throws -> EnqueueBatcher.Item {
+        let job = try StripeEventJob.newJob(.init(event_id: key), uniqueKey: "stripe:\(key)")
         let event = payload.map { StripeInboxEvent(id: key, type: "t", apiVersion: nil, created: 1, payload: $0) }
         return EnqueueBatcher.Item(job: job, companion: event)
     }
@@ -25,7 +26,8 @@ final class EnqueueBatcherTests: XCTestCase {
         let held = LockedBox(false)
         let holder = Task { try await pool.withConnection { _ in held.mutate { $0 = true }; gate.wait() } }
         try await waitUntil("the connection is held") { held.value }
-        let (a, b, c) = (Self.item("evt_first", event: "{}"), Self.item("evt_bad", event: #"{"x": "\u0000"}"#), Self.item("evt_good", event: "{}"))
+        let (a, b, c) = (try Self.item("evt_first", event: "{}"), try Self.item("evt_bad", event: #"{"x": "\u0000"}"#),
+                         try Self.item("evt_good", event: "{}"))
         let first = Task { try await batcher.submit(a) }
         try await waitUntil("the first request is taken into a flush") { batcher.flushing == 1 && batcher.queued == 0 }
         let bad = Task { try await batcher.submit(b) }

@@ -27,6 +27,11 @@ final class TimestampTests: XCTestCase {
         XCTAssertEqual(DurationText.parse("250ms"), 0.25)
         XCTAssertNil(DurationText.parse("5"))
         XCTAssertNil(DurationText.parse("m5"))
+        XCTAssertEqual(DurationText.parse("0.5s"), 0.5)
+        XCTAssertEqual(DurationText.parse("1.25h"), 4500)
+        XCTAssertNil(DurationText.parse("1.s"))
+        XCTAssertNil(DurationText.parse(".5s"))
+        XCTAssertNil(DurationText.parse("1.2.3s"))
         XCTAssertEqual(DurationText.format(5400), "1h30m")
     }
 }

@@ -13,7 +13,7 @@ import XCTest
 /// labels its rows with the batch size, the single path with "single". A job with
 /// `"explode": true` makes the batch path throw (the single path does not).
 struct EffectBatchJob: BatchJob {
-    struct Args: Decodable, Sendable {
+    struct Args: Codable, Sendable {
         var n: Int
         var explode: Bool?
     }

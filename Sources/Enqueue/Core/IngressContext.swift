@@ -1,5 +1,7 @@
 import Dispatch
 import Foundation
+import JobRuntime
+import Jobs
 import Postgres
 import Queue
 import Support
@@ -115,11 +117,21 @@ public final class IngressContext: Sendable {
     private static let conflict = APIError.idempotencyConflict(
         "this idempotency key was already used with different fields; use a new key for a new request")
 
-    /// The whole tail of a plain enqueue endpoint: enqueue `kind` with `args` (and its key),
+    /// The whole tail of a plain enqueue endpoint: enqueue a `J` job with `args` (and its key),
     /// then answer 202 `{job_id}` or, with `Prefer: wait`, the outcome.
-    public func enqueue(_ request: EndpointRequest, kind: String, args: JSON, uniqueKey: String? = nil) async throws(APIError) -> HTTPResponse {
-        let submitted = try await submit(IngressKinds.job(kind, args: args, uniqueKey: uniqueKey), for: request)
+    public func enqueue<J: Job>(_ request: EndpointRequest, _ kind: J.Type, _ args: J.Args,
+                                uniqueKey: String? = nil) async throws(APIError) -> HTTPResponse {
+        let submitted = try await submit(try Self.job(kind, args, uniqueKey: uniqueKey), for: request)
         return await accepted(request, submitted, body: ["job_id": .int(submitted.jobID)])
+    }
+
+    /// A `J` job with `args` on its queue with its attempt limit (`Job.newJob`).
+    public static func job<J: Job>(_ kind: J.Type, _ args: J.Args, uniqueKey: String? = nil,
+                                   uniqueWhileActive: Bool = false) throws(APIError) -> NewJob {
+        do { return try J.newJob(args, uniqueKey: uniqueKey, uniqueWhileActive: uniqueWhileActive) } catch {
+            Log.error("job args did not encode", ["kind": J.kind, "error": error])
+            throw APIError(status: 500, code: "internal_error", message: "the request failed unexpectedly; it was logged")
+        }
     }
 
     // MARK: Answers
@@ -160,20 +172,23 @@ public final class IngressContext: Sendable {
         try await read { c in try c.query(AdminQueries.show, [id]).first.map(JobRecord.init(row:)) }
     }
 
-    /// Refusals a job records as its result, and the status they answer with a waiting request.
-    static let refusals: [String: (status: Int, message: String)] = [
-        "insufficient_credits": (402, "the balance does not cover the usage"),
-        "account_not_found": (404, "no account for this user_id; open it with POST /v1/accounts first"),
-        "unknown_agent": (404, "no such agent; operators set prices with `tally agents set`"),
-        "invalid_units": (400, "units × the agent's price is more credits than one charge can hold; send at most max_units per request"),
-    ]
+    /// The status and message a waiting request gets for a refusal its job recorded.
+    static func answer(_ refusal: LedgerRefusal) -> (status: Int, message: String) {
+        switch refusal {
+        case .insufficientCredits: (402, "the balance does not cover the usage")
+        case .accountNotFound: (404, "no account for this user_id; open it with POST /v1/accounts first")
+        case .unknownAgent: (404, "no such agent; operators set prices with `tally agents set`")
+        case .invalidUnits: (400, "units × the agent's price is more credits than one charge can hold; send at most max_units per request")
+        }
+    }
 
     static func outcomeResponse(_ job: JobRecord, extra: [String: JSON]) -> HTTPResponse {
-        if job.state == .completed, let result = job.result, let code = result["error"]?.string, let refusal = refusals[code] {
+        if job.state == .completed, let result = job.result, let refusal = LedgerRefusal(result: result) {
             var body = extra
             body["job_id"] = .int(job.id)
             for field in ["balance", "required", "max_units"] { if let v = result[field] { body[field] = v } }
-            return APIError(status: refusal.status, code: code, message: refusal.message, extra: body).response
+            let answer = answer(refusal)
+            return APIError(status: answer.status, code: refusal.rawValue, message: answer.message, extra: body).response
         }
         var body = extra
         body["job_id"] = .int(job.id)

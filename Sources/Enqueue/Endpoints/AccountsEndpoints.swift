@@ -1,3 +1,4 @@
+import Jobs
 import Queue
 import Support
 
@@ -12,9 +13,8 @@ struct OpenAccountEndpoint: Endpoint {
         let userID = try f.userID()
         let referral = try f.optionalString("referral_code", maxBytes: 64)
         try f.finish()
-        var args: [String: JSON] = ["user_id": .string(userID)]
-        if let referral { args["referral_code"] = .string(referral) }
-        return try await context.enqueue(request, kind: IngressKinds.accountOpen, args: .object(args), uniqueKey: "account:\(userID)")
+        return try await context.enqueue(request, AccountOpenJob.self, .init(user_id: userID, referral_code: referral),
+                                         uniqueKey: "account:\(userID)")
     }
 }
 
@@ -29,6 +29,6 @@ struct MarkNotificationsReadEndpoint: Endpoint {
         var f = try request.fields()
         let ids = try f.positiveInt64Array("ids", maxCount: 1000)
         try f.finish()
-        return try await context.enqueue(request, kind: IngressKinds.notifyRead, args: ["user_id": .string(userID), "ids": .array(ids.map { .int($0) })])
+        return try await context.enqueue(request, NotifyReadJob.self, .init(user_id: userID, ids: ids))
     }
 }

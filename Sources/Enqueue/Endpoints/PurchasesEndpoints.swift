@@ -24,11 +24,12 @@ struct CreateCryptoPurchaseEndpoint: Endpoint {
         try f.finish()
         try await Self.checkProduct(product, context)
         let purchaseID = UUID().uuidString.lowercased()
-        let args: JSON = ["purchase_id": .string(purchaseID), "user_id": .string(userID), "product": .string(product), "coin": .string(coin)]
-        let job = IngressKinds.job(IngressKinds.cryptoQuote, args: args, uniqueKey: key.map { "crypto.quote:\(userID):\($0)" })
+        let args = CryptoQuoteJob.Args(purchase_id: purchaseID, user_id: userID, product: product, coin: coin)
+        let job = try IngressContext.job(CryptoQuoteJob.self, args, uniqueKey: key.map { "crypto.quote:\(userID):\($0)" })
         // The purchase id differs on every request: compare the caller's fields only.
         let submitted = try await context.submit(job, for: request, replay: .custom { existing in
-            existing["user_id"] == args["user_id"] && existing["product"] == args["product"] && existing["coin"] == args["coin"]
+            guard let before = try? CryptoQuoteJob.decode(existing.serialized) else { return false }
+            return before.user_id == args.user_id && before.product == args.product && before.coin == args.coin
         })
         let answeredID = submitted.inserted ? purchaseID : (submitted.existingArgs?["purchase_id"]?.string ?? purchaseID)
         return await context.accepted(request, submitted, body: ["purchase_id": .string(answeredID), "job_id": .int(submitted.jobID)])

@@ -1,3 +1,4 @@
+import Jobs
 import Queue
 import Support
 
@@ -14,8 +15,9 @@ struct RecordUsageEndpoint: Endpoint {
         let units = try f.positiveInt64("units")
         let key = try f.idempotencyKey()
         try f.finish()
-        let args: JSON = ["user_id": .string(userID), "agent": .string(agent), "units": .int(units), "idempotency_key": .string(key)]
-        return try await context.enqueue(request, kind: IngressKinds.usageRecord, args: args, uniqueKey: "usage:\(userID):\(key)")
+        return try await context.enqueue(request, UsageRecordJob.self,
+                                         .init(user_id: userID, agent: agent, units: units, idempotency_key: key),
+                                         uniqueKey: "usage:\(userID):\(key)")
     }
 }
 
@@ -31,7 +33,7 @@ struct RecordActivityEndpoint: Endpoint {
         let action = try f.name("action")
         let key = try f.idempotencyKey()
         try f.finish()
-        let args: JSON = ["user_id": .string(userID), "action": .string(action), "idempotency_key": .string(key)]
-        return try await context.enqueue(request, kind: IngressKinds.rewardsAction, args: args, uniqueKey: "activity:\(userID):\(key)")
+        return try await context.enqueue(request, RewardsActionJob.self, .init(user_id: userID, action: action, idempotency_key: key),
+                                         uniqueKey: "activity:\(userID):\(key)")
     }
 }

@@ -1,3 +1,4 @@
+import Jobs
 import Queue
 import Support
 
@@ -20,7 +21,7 @@ struct StripeWebhookEndpoint: Endpoint {
         // Everything else in the event is the job's business; it reads the stored payload.
         let event = StripeInboxEvent(id: id, type: type, apiVersion: apiVersion, created: created,
                                      payload: String(decoding: request.body, as: UTF8.self))
-        let job = IngressKinds.job(IngressKinds.stripeEvent, args: ["event_id": .string(id)], uniqueKey: "stripe:\(id)")
+        let job = try IngressContext.job(StripeEventJob.self, .init(event_id: id), uniqueKey: "stripe:\(id)")
         let submitted = try await context.submit(job, for: request, replay: .neverConflicts, companion: event)
         return .json(200, ["received": true, "job_id": .int(submitted.jobID)])
     }
@@ -46,10 +47,9 @@ struct BitGoWebhookEndpoint: Endpoint {
         }
         try Fields.checkText(coin, name: "coin", maxBytes: 32)
         try Fields.checkText(transfer, name: "transfer", maxBytes: 128)
-        var args: [String: JSON] = ["coin": .string(coin.lowercased()), "transfer_id": .string(transfer)]
-        if let wallet = body["wallet"]?.string { args["wallet"] = .string(wallet) }
-        let job = IngressKinds.job(IngressKinds.cryptoCheck, args: .object(args), uniqueKey: "crypto.check:\(coin.lowercased()):\(transfer)",
-                                   uniqueWhileActive: true)
+        let args = CryptoCheckJob.Args(coin: coin.lowercased(), transfer_id: transfer, wallet: body["wallet"]?.string)
+        let job = try IngressContext.job(CryptoCheckJob.self, args, uniqueKey: "crypto.check:\(args.coin):\(transfer)",
+                                         uniqueWhileActive: true)
         let submitted = try await context.submit(job, for: request, replay: .neverConflicts)
         return .json(200, ["received": true, "job_id": .int(submitted.jobID)])
     }

@@ -8,7 +8,7 @@ import Support
 /// cancelled jobs are kept `TALLY_RETENTION_COMPLETED` (7 days), discarded ones
 /// `TALLY_RETENTION_DISCARDED` (30 days). An idempotency key lives as long as its job.
 public struct PruneJobsJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         var as_of: String?
     }
     public static let kind = "jobs.prune"

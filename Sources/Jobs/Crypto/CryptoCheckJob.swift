@@ -23,10 +23,16 @@ import Support
 /// "outcome": "applied" | "not_found" | "foreign_wallet" | "unmatched", "purchases": [{"purchase_id",
 /// "status", "previous_status", "granted", "clawed_back"}]}`.
 public struct CryptoCheckJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let coin: String
         public let transfer_id: String
         public let wallet: String?
+
+        public init(coin: String, transfer_id: String, wallet: String? = nil) {
+            self.coin = coin
+            self.transfer_id = transfer_id
+            self.wallet = wallet
+        }
     }
 
     public static let kind = "crypto.check"

@@ -15,7 +15,7 @@ import Support
 /// Refusals complete the job with `{"error": "not_found" | "already_granted" | "not_confirmable",
 /// "message", "purchase_id"}` and change nothing.
 public struct CryptoConfirmManualJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let purchase_id: String
         public let actor: String
         public let note: String?

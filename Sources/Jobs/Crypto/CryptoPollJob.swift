@@ -20,7 +20,7 @@ import Support
 /// A purchase whose lookup failed is left as it was and looked at again later; the run still
 /// completes. Result: `{"looked", "checks_enqueued", "expired", "lookups_failed"}`.
 public struct CryptoPollJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let as_of: String?
     }
 

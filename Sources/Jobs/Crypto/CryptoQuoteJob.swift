@@ -25,11 +25,18 @@ import Support
 /// setting (the purchase `failed`, `not_configured`); BitGo errors retry, 5 attempts at most.
 /// Running it again for a quoted purchase answers the same quote.
 public struct CryptoQuoteJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let purchase_id: String
         public let user_id: String
         public let product: String
         public let coin: String
+
+        public init(purchase_id: String, user_id: String, product: String, coin: String) {
+            self.purchase_id = purchase_id
+            self.user_id = user_id
+            self.product = product
+            self.coin = coin
+        }
     }
 
     public static let kind = "crypto.quote"

@@ -11,7 +11,7 @@ import Support
 /// `COINGECKO_BASE_URL` defaults to CoinGecko's public API.
 /// Result: `{"prices": {"btc": {"usd": "63968.12", "last_updated_at": …}, …}}`.
 public struct PricesRefreshJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let as_of: String?
     }
 

@@ -13,9 +13,14 @@ import Support
 /// (DESIGN.md: "opens the account without the trial") does not get one later.
 /// Result: `{"user_id", "opened": Bool, "trial": N, "balance": N}`.
 public struct AccountOpenJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let user_id: String
         public let referral_code: String?
+
+        public init(user_id: String, referral_code: String? = nil) {
+            self.user_id = user_id
+            self.referral_code = referral_code
+        }
     }
 
     public static let kind = "account.open"

@@ -25,7 +25,7 @@ public struct AdminAdjustJob: Job {
 }
 
 /// An operator's adjustment of one account.
-public struct AdminAdjustment: Decodable, Sendable {
+public struct AdminAdjustment: Codable, Sendable {
     public let user_id: String
     /// Positive: grant; negative: debit.
     public let amount: Int64
@@ -60,7 +60,7 @@ public struct AdminAdjustment: Decodable, Sendable {
         }
         let book = LedgerBook(tx)
         try book.load([user_id])
-        guard book.hasAccount(user_id) else { return ["error": "account_not_found", "user_id": .string(user_id)] }
+        guard book.hasAccount(user_id) else { return LedgerRefusal.accountNotFound.result(["user_id": .string(user_id)]) }
         let metadata: JSON = ["actor": .string(actor), "reason": .string(reason)]
         var applied = true
         if amount > 0 {
@@ -73,9 +73,9 @@ public struct AdminAdjustment: Decodable, Sendable {
             case .applied: break
             case .duplicate: applied = false
             case .insufficient(let balance, let required):
-                return ["error": "insufficient_credits", "user_id": .string(user_id), "balance": .int(balance), "required": .int(required)]
+                return LedgerRefusal.insufficientCredits.result(["user_id": .string(user_id), "balance": .int(balance), "required": .int(required)])
             case .accountNotFound:
-                return ["error": "account_not_found", "user_id": .string(user_id)]
+                return LedgerRefusal.accountNotFound.result(["user_id": .string(user_id)])
             }
         }
         let balance = try book.balance(of: user_id)

@@ -33,7 +33,7 @@ public struct DueGrantFanOut: Sendable {
         self.sources = sources
     }
 
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let as_of: String?
         /// A batch: the accounts after `after` ("" from the first) through `through`.
         public let after: String?

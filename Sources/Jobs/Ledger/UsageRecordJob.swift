@@ -16,11 +16,18 @@ import Support
 /// A `BatchJob`: jobs claimed together are applied in one transaction (see `BatchJob` and
 /// `BatchExecutor` for why and the figures); `run` is the same code with one job.
 public struct UsageRecordJob: BatchJob {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let user_id: String
         public let agent: String
         public let units: Int64
         public let idempotency_key: String
+
+        public init(user_id: String, agent: String, units: Int64, idempotency_key: String) {
+            self.user_id = user_id
+            self.agent = agent
+            self.units = units
+            self.idempotency_key = idempotency_key
+        }
     }
 
     public static let kind = "usage.record"
@@ -74,19 +81,19 @@ public struct UsageRecordJob: BatchJob {
                 continue
             }
             guard book.hasAccount(a.user_id) else {
-                outcomes[i] = .completed(["error": "account_not_found"])
+                outcomes[i] = .completed(LedgerRefusal.accountNotFound.result())
                 continue
             }
             guard let price = prices[a.agent] else {
-                outcomes[i] = .completed(["error": "unknown_agent"])
+                outcomes[i] = .completed(LedgerRefusal.unknownAgent.result())
                 continue
             }
             let (cost, overflow) = a.units.multipliedReportingOverflow(by: price)
             guard !overflow else {
                 // A refusal, not a failed job: the args are well formed, only too large for
                 // this agent's price, and a caller waiting on the job needs to be told why.
-                outcomes[i] = .completed(["error": "invalid_units", "units": .int(a.units), "credits_per_unit": .int(price),
-                                          "max_units": .int(Int64.max / price)])
+                outcomes[i] = .completed(LedgerRefusal.invalidUnits.result(["units": .int(a.units), "credits_per_unit": .int(price),
+                                                                                 "max_units": .int(Int64.max / price)]))
                 continue
             }
             let debit = Debit(userID: a.user_id, amount: cost, reference: reference(a), kind: "usage",
@@ -97,9 +104,9 @@ public struct UsageRecordJob: BatchJob {
             case .duplicate(let charged, let balance):
                 outcomes[i] = .completed(["charged": .int(charged), "balance": .int(balance)])
             case .insufficient(let balance, let required):
-                outcomes[i] = .completed(["error": "insufficient_credits", "balance": .int(balance), "required": .int(required)])
+                outcomes[i] = .completed(LedgerRefusal.insufficientCredits.result(["balance": .int(balance), "required": .int(required)]))
             case .accountNotFound:
-                outcomes[i] = .completed(["error": "account_not_found"])
+                outcomes[i] = .completed(LedgerRefusal.accountNotFound.result())
             }
         }
         try book.commit()

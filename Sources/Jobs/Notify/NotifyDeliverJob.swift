@@ -22,7 +22,7 @@ import Synchronization
 /// `tally endpoints enable ID`, `tally jobs retry --state discarded --kind notify.deliver`
 /// sends them). A removed endpoint's pending deliveries complete as skipped.
 public struct NotifyDeliverJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let notification_id: Int64
         public let endpoint_id: Int64
     }

@@ -8,7 +8,7 @@ import Support
 /// The notifications themselves (the users' inbox) and `reward_actions` (which keep a replayed
 /// idempotency key from paying twice) are kept.
 public struct NotifyPruneJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         var as_of: String?
     }
     public static let kind = "notify.prune"

@@ -8,9 +8,14 @@ import Support
 /// marks those of the user's notifications read. Ids of other users' notifications, unknown
 /// ids and ones already read are left alone. Result: `{"user_id", "marked": N}`.
 public struct NotifyReadJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let user_id: String
         public let ids: [Int64]
+
+        public init(user_id: String, ids: [Int64]) {
+            self.user_id = user_id
+            self.ids = ids
+        }
     }
 
     public static let kind = "notify.read"

@@ -14,7 +14,7 @@ import Support
 /// "unknown_code" | "already_rewarded" | "self_referral" | "not_paid" | "code_exhausted" |
 /// "account_not_found"}`. References `referral:<referred>` and `referral:<referrer>:<referred>`.
 public struct ReferralRewardJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let user_id: String
         public let grant_id: Int64
     }
@@ -38,7 +38,7 @@ public struct ReferralRewardJob: Job {
 
     public static func reward(_ args: Args, credits: Int64, jobID: Int64? = nil, on tx: Connection) throws -> JSON {
         guard let account = try tx.query(RewardsQueries.referralOf, [args.user_id]).first else {
-            return ["error": "account_not_found", "user_id": .string(args.user_id)]
+            return LedgerRefusal.accountNotFound.result(["user_id": .string(args.user_id)])
         }
         guard let given = try account.optString("referral_code") else { return ["error": "no_referral", "user_id": .string(args.user_id)] }
         let code = try tx.query(RewardsQueries.lockCode, [given]).first

@@ -15,10 +15,16 @@ import Support
 /// by (user, key) for ever: a replay, even after its job was pruned, grants nothing more and
 /// answers what the first run earned (`"replay": true`).
 public struct RewardsActionJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let user_id: String
         public let action: String
         public let idempotency_key: String
+
+        public init(user_id: String, action: String, idempotency_key: String) {
+            self.user_id = user_id
+            self.action = action
+            self.idempotency_key = idempotency_key
+        }
     }
 
     public static let kind = "rewards.action"
@@ -43,7 +49,7 @@ public struct RewardsActionJob: Job {
         guard rule.enabled else { return ["error": "reward_off", "action": .string(args.action)] }
         let book = LedgerBook(tx)
         try book.load([args.user_id])  // locks the account: this user's actions take turns
-        guard book.hasAccount(args.user_id) else { return ["error": "account_not_found", "user_id": .string(args.user_id)] }
+        guard book.hasAccount(args.user_id) else { return LedgerRefusal.accountNotFound.result(["user_id": .string(args.user_id)]) }
 
         if let previous = try tx.query(RewardsQueries.actionByKey, [args.user_id, args.idempotency_key]).first {
             try book.commit()

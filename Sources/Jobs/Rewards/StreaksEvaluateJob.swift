@@ -17,7 +17,7 @@ import Support
 /// meanwhile. Result: `{"days": [{"day", "active", "extended", "started", "broken",
 /// "milestones", "credits"}]}`.
 public struct StreaksEvaluateJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let as_of: String?
     }
 

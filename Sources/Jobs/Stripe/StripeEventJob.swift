@@ -20,8 +20,12 @@ import Support
 /// - Calls to the Stripe API (`STRIPE_API_BASE`, `STRIPE_SECRET_KEY`) happen before the
 ///   transaction, never inside it.
 public struct StripeEventJob: Job {
-    public struct Args: Decodable, Sendable {
+    public struct Args: Codable, Sendable {
         public let event_id: String
+
+        public init(event_id: String) {
+            self.event_id = event_id
+        }
     }
 
     public static let kind = "stripe.event"

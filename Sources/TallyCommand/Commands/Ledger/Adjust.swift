@@ -31,12 +31,12 @@ enum Adjust {
             throw CommandError.usage(error.description)
         }
         if context.json { context.print(json: result) }
-        switch result["error"]?.string {
-        case "account_not_found"?:
+        switch LedgerRefusal(result: result) {
+        case .accountNotFound?:
             throw CommandError.failure("no account for user \(words[0])")
-        case "insufficient_credits"?:
-            throw CommandError.failure("refused: the balance \(result["balance"]!.int64!) does not cover \(credits); a debit never creates debt")
-        default:
+        case .insufficientCredits?:
+            throw CommandError.failure("refused: the balance \(result["balance"]?.int64 ?? 0) does not cover \(credits); a debit never creates debt")
+        case .unknownAgent?, .invalidUnits?, nil:
             break
         }
         if !context.json {
