@@ -1,0 +1,28 @@
+import Foundation
+
+/// A worker process that heart-beats, as `tally workers` lists it.
+public struct WorkerInfo: Sendable {
+    /// The lease holder: `--id` plus the process's nonce (`worker-1/3f9a2c1b`).
+    public let id: String
+    public let label: String
+    public let host: String
+    public let pid: Int64
+    /// Its queues and their concurrency in that process.
+    public let queues: [String: Int]
+    public let startedAt: Date
+    public let heartbeatAt: Date
+    /// How many jobs it runs now.
+    public let running: Int64
+
+    public init(id: String, label: String, host: String, pid: Int64, queues: [String: Int], startedAt: Date, heartbeatAt: Date,
+                running: Int64) {
+        self.id = id
+        self.label = label
+        self.host = host
+        self.pid = pid
+        self.queues = queues
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+        self.running = running
+    }
+}
