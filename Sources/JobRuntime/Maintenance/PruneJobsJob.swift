@@ -20,7 +20,9 @@ public struct PruneJobsJob: Job {
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         let completed = Int64(context.environment.duration("TALLY_RETENTION_COMPLETED", default: 7 * 86400))
         let discarded = Int64(context.environment.duration("TALLY_RETENTION_DISCARDED", default: 30 * 86400))
-        let total = try await BatchedDelete.run(AdminQueries.prune, [completed, discarded], batch: Self.batch, pool: context.pool)
+        let total = try await BatchedDelete.run(batch: Self.batch, pool: context.pool) { c, limit in
+            try JobStore.prune(completedOlderThan: .seconds(completed), discardedOlderThan: .seconds(discarded), limit: limit, on: c)
+        }
         return .completed(["deleted": .int(total)])
     }
 }
