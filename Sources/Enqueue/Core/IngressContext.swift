@@ -157,7 +157,7 @@ public final class IngressContext: Sendable {
     }
 
     public func readJob(_ id: Int64) async throws(APIError) -> JobRecord? {
-        try await read { c in try c.query(AdminQueries.show, [id]).first.map(JobRecord.init(row:)) }
+        try await read { c in try JobStore.job(id: id, on: c) }
     }
 
     /// Refusals a job records as its result, and the status they answer with a waiting request.
