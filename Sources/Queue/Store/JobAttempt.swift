@@ -4,8 +4,5 @@ public struct JobAttempt: Sendable, Hashable {
     public let id: Int64
     public let attempt: Int
 
-    public init(id: Int64, attempt: Int) {
-        self.id = id
-        self.attempt = attempt
-    }
+    public init(id: Int64, attempt: Int) { (self.id, self.attempt) = (id, attempt) }
 }

@@ -6,12 +6,4 @@ public struct QueueSummary: Sendable, Equatable {
     public let running: Int64
     /// Scheduled and retryable jobs, not yet due.
     public let waiting: Int64
-
-    public init(name: String, paused: Bool, available: Int64, running: Int64, waiting: Int64) {
-        self.name = name
-        self.paused = paused
-        self.available = available
-        self.running = running
-        self.waiting = waiting
-    }
 }

@@ -7,12 +7,4 @@ public struct RescuedJob: Sendable {
     public let state: JobState
     /// The lease holder that stopped renewing it.
     public let lockedBy: String?
-
-    public init(id: Int64, kind: String, queue: String, state: JobState, lockedBy: String?) {
-        self.id = id
-        self.kind = kind
-        self.queue = queue
-        self.state = state
-        self.lockedBy = lockedBy
-    }
 }

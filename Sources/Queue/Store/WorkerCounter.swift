@@ -5,9 +5,5 @@ public struct WorkerCounter: Sendable, Hashable {
     public let label: String
     public let value: Int64
 
-    public init(name: String, label: String, value: Int64) {
-        self.name = name
-        self.label = label
-        self.value = value
-    }
+    public init(name: String, label: String, value: Int64) { (self.name, self.label, self.value) = (name, label, value) }
 }

@@ -13,16 +13,4 @@ public struct WorkerInfo: Sendable {
     public let heartbeatAt: Date
     /// How many jobs it runs now.
     public let running: Int64
-
-    public init(id: String, label: String, host: String, pid: Int64, queues: [String: Int], startedAt: Date, heartbeatAt: Date,
-                running: Int64) {
-        self.id = id
-        self.label = label
-        self.host = host
-        self.pid = pid
-        self.queues = queues
-        self.startedAt = startedAt
-        self.heartbeatAt = heartbeatAt
-        self.running = running
-    }
 }
