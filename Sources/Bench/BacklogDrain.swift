@@ -37,7 +37,7 @@ struct BacklogDrain {
         // the job table, 50–130 ms a poll, taking CPU from what it measured).
         let resumedAt = try c.query("UPDATE queues SET paused = false, updated_at = now() WHERE name = $1 RETURNING now() AS at", [queue])
             .first!.date("at")
-        try c.query(JobQueries.notify, [Channels.control, "resume:\(queue)"])
+        try JobStore.notify(channel: Channels.control, payload: "resume:\(queue)", on: c)
         try await until("\(jobs) jobs finished", timeout: 600) {
             try c.query("""
                 SELECT (SELECT count(*) FROM jobs WHERE state = 'available' AND queue = $1)

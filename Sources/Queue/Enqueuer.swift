@@ -22,7 +22,7 @@ public final class Enqueuer: Sendable {
     public convenience init(pool: ConnectionPool, debounceWindowNanos: UInt64 = 1_000_000) {
         self.init(debounceWindowNanos: debounceWindowNanos, trailingSender: { queue in
             Task.detached {
-                _ = try? await pool.withConnection { try $0.query(JobQueries.notify, [Channels.jobs, queue]) }
+                _ = try? await pool.withConnection { try JobStore.notify(channel: Channels.jobs, payload: queue, on: $0) }
             }
         })
     }

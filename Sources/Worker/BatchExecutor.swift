@@ -160,8 +160,7 @@ struct BatchExecutor: Sendable {
             var mine = jobs
             var lost: [Int64] = []
             if lockFirst {
-                let held = Set(try tx.query(JobQueries.lockHeld, [jobs.map(\.id), context.workerID, jobs.map(\.attempt)])
-                    .map { try $0.int64("id") })
+                let held = try JobStore.lockHeld(jobs.map { JobAttempt(id: $0.id, attempt: $0.attempt) }, workerID: context.workerID, on: tx)
                 mine = jobs.filter { held.contains($0.id) }
                 lost = jobs.map(\.id).filter { !held.contains($0) }
                 guard !mine.isEmpty else { return ([:], lost) }

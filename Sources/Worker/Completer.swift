@@ -5,7 +5,7 @@ import Queue
 import Support
 import Synchronization
 
-/// Writes finished jobs back in batches (JobQueries.finish): completions of jobs without
+/// Writes finished jobs back in batches (`JobStore.finish`): completions of jobs without
 /// database effects, failures, snoozes. Jobs with database effects complete in their own
 /// transaction and never come here.
 final class Completer: Sendable {

@@ -24,11 +24,11 @@ struct LeaseRenewer: Sendable {
             let counted = counters.drain()
             do {
                 let kept = try await pool.withConnection { c -> Set<Int64> in
-                    try c.query(JobQueries.heartbeat, [workerID])
+                    try JobStore.heartbeat(workerID: workerID, on: c)
                     try Self.flush(counted, on: c)
                     guard !leases.isEmpty else { return [] }
-                    return Set(try c.query(JobQueries.renewLeases, [leases.map(\.id), workerID, leaseMs, leases.map(\.attempt)])
-                        .map { try $0.int64("id") })
+                    return try JobStore.renewLeases(leases.map { JobAttempt(id: $0.id, attempt: $0.attempt) }, workerID: workerID,
+                                                    lease: .milliseconds(leaseMs), on: c)
                 }
                 // Claims released meanwhile (finished and written) are not lost leases.
                 for lease in leases where !kept.contains(lease.id) {
@@ -51,6 +51,6 @@ struct LeaseRenewer: Sendable {
     /// Adds counts to `worker_counters` (nothing when there are none).
     static func flush(_ counted: [(key: WorkerCounters.Key, value: Int64)], on c: Connection) throws {
         guard !counted.isEmpty else { return }
-        try c.query(JobQueries.addCounters, [counted.map(\.key.name), counted.map(\.key.label), counted.map(\.value)])
+        try JobStore.addCounters(counted.map { WorkerCounter(name: $0.key.name, label: $0.key.label, value: $0.value) }, on: c)
     }
 }

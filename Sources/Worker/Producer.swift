@@ -69,7 +69,7 @@ final class Producer: Sendable {
         let lease = leaseMilliseconds
         do {
             let jobs = try await pool.withConnection { connection in
-                try connection.query(JobQueries.claim, [queue, count, workerID, lease]).map(ClaimedJob.init(row:))
+                try JobStore.claim(queue: queue, limit: count, workerID: workerID, lease: .milliseconds(lease), on: connection)
             }
             state.withLock { $0.claimed(jobs.count, asked: count) }
             let plan = BatchExecutor.plan(jobs, registry: executor.registry, batching: batching)

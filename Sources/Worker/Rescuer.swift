@@ -20,14 +20,13 @@ struct Rescuer: Sendable {
             ticks += 1
             do {
                 let forget = ticks % 60 == 1
-                let rows = try await pool.withConnection { c -> Rows in
-                    if forget { try c.query(JobQueries.forgetDeadWorkers) }
-                    return try c.query(JobQueries.rescue, [Rescuer.batch])
+                let rows = try await pool.withConnection { c -> [RescuedJob] in
+                    if forget { try JobStore.forgetDeadWorkers(on: c) }
+                    return try JobStore.rescue(limit: Rescuer.batch, on: c)
                 }
                 for row in rows {
                     Log.warn("rescued job from a lapsed lease", [
-                        "job_id": (try? row.int64("id")) ?? 0, "kind": (try? row.string("kind")) ?? "?",
-                        "state": (try? row.string("state")) ?? "?", "was_held_by": (try? row.optString("locked_by")) ?? "?",
+                        "job_id": row.id, "kind": row.kind, "state": row.state.rawValue, "was_held_by": row.lockedBy ?? "?",
                     ])
                 }
                 if !rows.isEmpty { rescued() }

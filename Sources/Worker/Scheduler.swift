@@ -20,14 +20,14 @@ struct Scheduler: Sendable {
         await loop.run {
             do {
                 let (queues, full, next) = try await pool.withConnection { c -> ([String], Bool, Date?) in
-                    let rows = try c.query(JobQueries.promoteDue, [Scheduler.batch])
+                    let rows = try JobStore.promoteDue(limit: Scheduler.batch, on: c)
                     var total = 0
                     var queues: [String] = []
                     for row in rows {
-                        queues.append(try row.string("queue"))
-                        total += try row.int("n")
+                        queues.append(row.queue)
+                        total += row.count
                     }
-                    let next = try c.query(JobQueries.nextDue).first.flatMap { try $0.optDate("next") }
+                    let next = try JobStore.nextDue(on: c)
                     return (queues, total >= Scheduler.batch, next)
                 }
                 if !queues.isEmpty { promoted(queues) }

@@ -217,8 +217,8 @@ public final class WorkerPool: Service {
         while true {
             let attempt = await deadline.race {
                 try await pool.withConnection { c -> Int in
-                    let n = try c.query(JobQueries.giveBack, [workerID]).count
-                    try c.query(JobQueries.deregisterWorker, [workerID])
+                    let n = try JobStore.giveBack(workerID: workerID, on: c).count
+                    try JobStore.deregisterWorker(id: workerID, on: c)
                     return n
                 }
             }
@@ -261,11 +261,11 @@ public final class WorkerPool: Service {
     private func register() async throws {
         let workerID = self.workerID
         let label = config.label
-        let queues = JSON.object(config.queues.mapValues { JSON.int($0) })
+        let queues = config.queues
         let host = WorkerConfig.defaultLabel()
         let pid = Int(getpid())
         _ = try await pool.withConnection { c in
-            try c.query(JobQueries.registerWorker, [workerID, label, host, pid, queues])
+            try JobStore.registerWorker(id: workerID, label: label, host: host, pid: pid, queues: queues, on: c)
         }
     }
 }

@@ -54,7 +54,7 @@ final class CryptoPurchaseTests: XCTestCase {
             try await waitUntil("job \(id) finishes") {
                 ["completed", "discarded", "cancelled"].contains(try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [id]) ?? "")
             }
-            return try JobRecord(row: try XCTUnwrap(c.query(AdminQueries.show, [id]).first))
+            return try XCTUnwrap(JobStore.job(id: id, on: c))
         }
 
         func refreshPrices() async throws {

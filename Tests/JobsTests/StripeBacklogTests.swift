@@ -158,7 +158,7 @@ struct StripeBacklog {
         try await waitUntil("2 workers registered", timeout: 60) { try db.int("SELECT count(*) FROM workers") >= 2 }
         let c = try db.connect()
         let resumedAt = try c.query("UPDATE queues SET paused = false WHERE name = 'payments' RETURNING now() AS at").first!.date("at")
-        try c.query(JobQueries.notify, [Channels.control, "resume:payments"])
+        try JobStore.notify(channel: Channels.control, payload: "resume:payments", on: c)
         do {
             try await waitUntil("every stripe.event job completed", timeout: timeout) {
                 try db.int("SELECT count(*) FROM jobs WHERE kind = 'stripe.event' AND state = 'completed'") == Int64(count)

@@ -139,7 +139,7 @@ struct WakeSides {
         let jobID = try Enqueuer().enqueue(NewJob(kind: StripeEventJob.kind, args: ["event_id": .string(id)], queue: "payments",
                                                   uniqueKey: "stripe:\(id)"), on: c).id
         try c.query("UPDATE stripe_events SET job_id = $2 WHERE id = $1", [id, jobID])
-        let claimed = try XCTUnwrap(c.query(JobQueries.claim, ["payments", 1, worker, Int64(60_000)]).map(ClaimedJob.init(row:)).first)
+        let claimed = try XCTUnwrap(JobStore.claim(queue: "payments", limit: 1, workerID: worker, lease: .milliseconds(60_000), on: c).first)
         XCTAssertEqual(claimed.id, jobID)
         let stored = try XCTUnwrap(c.query(StripeQueries.loadEvent, [id]).first.map(StripeEvent.init(row:)))
         let context = JobContext(job: claimed, pool: pool, enqueuer: Enqueuer(), environment: Environment([:]), workerID: worker)

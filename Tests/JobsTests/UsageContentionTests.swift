@@ -146,7 +146,7 @@ struct ContentionRun {
         try await waitUntil("\(n) workers registered", timeout: 60) { try db.int("SELECT count(*) FROM workers") >= Int64(n) }
         let c = try db.connect()
         try c.query("UPDATE queues SET paused = false WHERE name = 'default'")
-        try c.query(JobQueries.notify, [Channels.control, "resume:default"])
+        try JobStore.notify(channel: Channels.control, payload: "resume:default", on: c)
         return workers
     }
 

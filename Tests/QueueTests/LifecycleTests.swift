@@ -8,7 +8,7 @@ import XCTest
 /// Claim, finish, rescue and promotion at the SQL level, as the worker uses them.
 final class LifecycleTests: XCTestCase {
     func claim(_ c: Connection, _ queue: String, _ n: Int, worker: String, leaseMs: Int64 = 30_000) throws -> [ClaimedJob] {
-        try c.query(JobQueries.claim, [queue, n, worker, leaseMs]).map(ClaimedJob.init(row:))
+        try JobStore.claim(queue: queue, limit: n, workerID: worker, lease: .milliseconds(leaseMs), on: c)
     }
 
     func testClaimsByPriorityThenRunAtThenIdAndOnlyItsQueue() throws {
@@ -34,9 +34,9 @@ final class LifecycleTests: XCTestCase {
         let db = try TestDatabase.create()
         let c = try db.connect()
         _ = try Enqueuer().enqueue(NewJob(kind: "k", queue: "q"), on: c)
-        try c.query(AdminQueries.setPaused, ["q", true])
+        try JobStore.setPaused(queue: "q", paused: true, on: c)
         XCTAssertTrue(try claim(c, "q", 10, worker: "w").isEmpty)
-        try c.query(AdminQueries.setPaused, ["q", false])
+        try JobStore.setPaused(queue: "q", paused: false, on: c)
         XCTAssertEqual(try claim(c, "q", 10, worker: "w").count, 1)
     }
 
@@ -47,8 +47,8 @@ final class LifecycleTests: XCTestCase {
         _ = try claim(c, "q", 1, worker: "slow-worker")
         // Its lease lapses; another worker rescues and claims it, then the first finishes late.
         try c.query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [id])
-        XCTAssertEqual(try c.query(JobQueries.rescue, [100]).count, 1)
-        XCTAssertEqual(try c.query(JobQueries.promoteDue, [100]).count, 1)
+        XCTAssertEqual(try JobStore.rescue(limit: 100, on: c).count, 1)
+        XCTAssertEqual(try JobStore.promoteDue(limit: 100, on: c).count, 1)
         XCTAssertEqual(try claim(c, "q", 1, worker: "second-worker").first?.attempt, 2)
         let late = try FinishBatch([Finish(jobID: id, attempt: 1, state: .completed, result: ["by": "slow"])]).run(on: c, workerID: "slow-worker")
         XCTAssertTrue(late.isEmpty, "the late finish changes nothing")
@@ -65,15 +65,15 @@ final class LifecycleTests: XCTestCase {
         let id = try Enqueuer().enqueue(NewJob(kind: "k", queue: "q"), on: c).id
         _ = try claim(c, "q", 1, worker: "w")
         try c.query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [id])
-        XCTAssertEqual(try c.query(JobQueries.rescue, [100]).count, 1)
-        XCTAssertEqual(try c.query(JobQueries.promoteDue, [100]).count, 1)
+        XCTAssertEqual(try JobStore.rescue(limit: 100, on: c).count, 1)
+        XCTAssertEqual(try JobStore.promoteDue(limit: 100, on: c).count, 1)
         XCTAssertEqual(try claim(c, "q", 1, worker: "w").first?.attempt, 2, "the same process claims it again")
-        XCTAssertTrue(try c.query(JobQueries.renewLeases, [[id], "w", 30_000, [1]]).isEmpty, "the stale attempt's lease is not renewed")
-        XCTAssertEqual(try c.query(JobQueries.renewLeases, [[id], "w", 30_000, [2]]).count, 1)
+        XCTAssertTrue(try JobStore.renewLeases([JobAttempt(id: id, attempt: 1)], workerID: "w", lease: .milliseconds(30_000), on: c).isEmpty, "the stale attempt's lease is not renewed")
+        XCTAssertEqual(try JobStore.renewLeases([JobAttempt(id: id, attempt: 2)], workerID: "w", lease: .milliseconds(30_000), on: c).count, 1)
         let stale = try FinishBatch([Finish(jobID: id, attempt: 1, state: .retryable, delayMilliseconds: 1000, errorMessage: "stale")]).run(on: c, workerID: "w")
         XCTAssertTrue(stale.isEmpty, "the stale attempt cannot overwrite the live one")
         XCTAssertEqual(try db.scalar("SELECT state::text || '/' || attempt FROM jobs WHERE id = $1", [id]), "running/2")
-        XCTAssertEqual(try c.query(JobQueries.lockHeld, [[id], "w", [1]]).count, 0)
+        XCTAssertEqual(try JobStore.lockHeld([JobAttempt(id: id, attempt: 1)], workerID: "w", on: c).count, 0)
         XCTAssertEqual(try FinishBatch([Finish(jobID: id, attempt: 2, state: .completed)]).run(on: c, workerID: "w"), [id])
     }
 
@@ -108,8 +108,8 @@ final class LifecycleTests: XCTestCase {
         let id = try Enqueuer().enqueue(NewJob(kind: "k", queue: "q", maxAttempts: 1), on: c).id
         _ = try claim(c, "q", 1, worker: "w", leaseMs: 1)
         try waitUntilSync { try db.int("SELECT count(*) FROM jobs WHERE lease_expires_at < now()") == 1 }
-        let rescued = try c.query(JobQueries.rescue, [100])
-        XCTAssertEqual(try rescued.first?.string("state"), "discarded")
+        let rescued = try JobStore.rescue(limit: 100, on: c)
+        XCTAssertEqual(rescued.first?.state.rawValue, "discarded")
         XCTAssertEqual(try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [id]), "discarded")
     }
 
@@ -118,9 +118,9 @@ final class LifecycleTests: XCTestCase {
         let c = try db.connect()
         let soon = try Enqueuer().enqueue(NewJob(kind: "k", queue: "q", runAt: Date().addingTimeInterval(0.05)), on: c).id
         _ = try Enqueuer().enqueue(NewJob(kind: "k", queue: "q", runAt: Date().addingTimeInterval(3600)), on: c)
-        let next = try XCTUnwrap(c.query(JobQueries.nextDue).first?.optDate("next"))
+        let next = try XCTUnwrap(JobStore.nextDue(on: c))
         XCTAssertLessThan(next.timeIntervalSinceNow, 1)
-        try waitUntilSync { try c.query(JobQueries.promoteDue, [100]).count == 1 }
+        try waitUntilSync { try JobStore.promoteDue(limit: 100, on: c).count == 1 }
         XCTAssertEqual(try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [soon]), "available")
         XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE state = 'scheduled'"), 1)
     }
@@ -134,7 +134,7 @@ final class LifecycleTests: XCTestCase {
         try c.query("UPDATE jobs SET state = 'discarded', finished_at = now() - interval '8 days' WHERE id = $1", [ids[1]])
         try c.query("UPDATE jobs SET state = 'discarded', finished_at = now() - interval '31 days' WHERE id = $1", [ids[2]])
         try c.query("UPDATE jobs SET state = 'completed', finished_at = now() - interval '1 day' WHERE id = $1", [ids[3]])
-        let n = try c.query(AdminQueries.prune, [7 * 86400, 30 * 86400, 1000]).first?.int("n")
+        let n = try JobStore.prune(completedOlderThan: .seconds(7 * 86400), discardedOlderThan: .seconds(30 * 86400), limit: 1000, on: c)
         XCTAssertEqual(n, 2)
         XCTAssertEqual(try c.query("SELECT id FROM jobs ORDER BY id").map { try $0.int64("id") }, [ids[1], ids[3]])
     }
@@ -184,6 +184,6 @@ final class ClaimPlanTests: XCTestCase {
             """).first!.raw(at: 0) ?? ""
         XCTAssertTrue(plan.contains("jobs_claim_idx"), plan)
         XCTAssertFalse(plan.contains("Seq Scan\", \"Relation Name\": \"jobs\""), plan)
-        XCTAssertEqual(try c.query(JobQueries.claim, ["default", 50, "w", 30_000]).count, 50)
+        XCTAssertEqual(try JobStore.claim(queue: "default", limit: 50, workerID: "w", lease: .milliseconds(30_000), on: c).count, 50)
     }
 }

@@ -72,7 +72,7 @@ final class BatchExecutorTests: XCTestCase {
         let worker = try startWorker(db)
         defer { worker.pool.shutdown() }
         try c.query("UPDATE queues SET paused = false")
-        try c.query(JobQueries.notify, [Channels.control, "resume:default"])
+        try JobStore.notify(channel: Channels.control, payload: "resume:default", on: c)
         try await waitUntil("every job finished") {
             try db.int("SELECT count(*) FROM jobs WHERE state IN ('completed', 'discarded')") == 52
         }
@@ -96,7 +96,7 @@ final class BatchExecutorTests: XCTestCase {
         let worker = try startWorker(db)
         defer { worker.pool.shutdown() }
         try c.query("UPDATE queues SET paused = false")
-        try c.query(JobQueries.notify, [Channels.control, "resume:default"])
+        try JobStore.notify(channel: Channels.control, payload: "resume:default", on: c)
         try await waitUntil("every job completed") { try db.int("SELECT count(*) FROM jobs WHERE state = 'completed'") == 11 }
         XCTAssertEqual(try db.int("SELECT count(*) FROM bench_effects WHERE worker LIKE 'batch:%'"), 0, "the batch rolled back")
         XCTAssertEqual(try db.int("SELECT count(*) FROM bench_effects WHERE worker = 'single'"), 11, "each job ran alone, once")
@@ -107,7 +107,7 @@ final class BatchExecutorTests: XCTestCase {
         let c = try db.connect()
         let ids = try Enqueuer().enqueue((0..<5).map { NewJob(kind: EffectBatchJob.kind, args: ["n": .int($0)], queue: "default") }, on: c).map(\.id)
         // Claimed by this worker, then one is rescued by another before the batch runs.
-        let claimed = try c.query(JobQueries.claim, ["default", 5, "me/1", Int64(30_000)]).map(ClaimedJob.init(row:))
+        let claimed = try JobStore.claim(queue: "default", limit: 5, workerID: "me/1", lease: .milliseconds(30_000), on: c)
         try c.query("UPDATE jobs SET locked_by = 'someone-else/2' WHERE id = $1", [ids[0]])
         let pool = db.pool(2)
         let held = HeldJobs()
@@ -138,7 +138,7 @@ final class BatchExecutorTests: XCTestCase {
             NewJob(kind: UsageRecordJob.kind, args: ["user_id": .string(i % 2 == 0 ? "free" : "held"), "agent": "default", "units": 1,
                                                     "idempotency_key": .string("k\(i)")], queue: "default")
         }, on: c).map(\.id)
-        let claimed = try c.query(JobQueries.claim, ["default", 6, "me/1", Int64(30_000)]).map(ClaimedJob.init(row:))
+        let claimed = try JobStore.claim(queue: "default", limit: 6, workerID: "me/1", lease: .milliseconds(30_000), on: c)
         // Another transaction holds the account "held".
         let other = try db.connect()
         try other.execute("BEGIN")

@@ -12,7 +12,7 @@ final class CompleterTests: XCTestCase {
         let db = try TestDatabase.create()
         let c = try db.connect()
         let ids = try Enqueuer().enqueue((0..<4).map { _ in NewJob(kind: "bench.noop", queue: "default") }, on: c).map(\.id)
-        XCTAssertEqual(try c.query(JobQueries.claim, ["default", 4, "w/1", 30_000]).count, 4)
+        XCTAssertEqual(try JobStore.claim(queue: "default", limit: 4, workerID: "w/1", lease: .milliseconds(30_000), on: c).count, 4)
         let pool = ConnectionPool(url: db.url, maxConnections: 1)
         defer { pool.close() }
         let held = HeldJobs()

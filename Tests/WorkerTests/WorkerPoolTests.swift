@@ -29,7 +29,7 @@ final class WorkerPoolTests: XCTestCase {
         try await waitUntil("the job is discarded") { try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [id]) == "discarded" }
         pool.shutdown()
         try await task.value
-        let job = try JobRecord(row: try XCTUnwrap(c.query(AdminQueries.show, [id]).first))
+        let job = try XCTUnwrap(JobStore.job(id: id, on: c))
         XCTAssertEqual(job.attempt, 4)
         XCTAssertEqual(job.errors.map(\.attempt), [1, 2, 3, 4], "one error record per attempt")
         XCTAssertTrue(job.errors.allSatisfy { $0.message == "card declined" })

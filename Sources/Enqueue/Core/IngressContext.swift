@@ -169,7 +169,7 @@ public final class IngressContext: Sendable {
     }
 
     public func readJob(_ id: Int64) async throws(APIError) -> JobRecord? {
-        try await read { c in try c.query(AdminQueries.show, [id]).first.map(JobRecord.init(row:)) }
+        try await read { c in try JobStore.job(id: id, on: c) }
     }
 
     /// The status and message a waiting request gets for a refusal its job recorded.

@@ -14,8 +14,8 @@ extension Metrics {
     /// Reads every worker counter.
     static func readWorkerCounters(on c: Connection) throws -> [String: [String: Int64]] {
         var out: [String: [String: Int64]] = [:]
-        for row in try c.query(JobQueries.counters) {
-            out[try row.string("name"), default: [:]][try row.string("label")] = try row.int64("value")
+        for counter in try JobStore.counters(on: c) {
+            out[counter.name, default: [:]][counter.label] = counter.value
         }
         return out
     }

@@ -24,7 +24,9 @@ public struct PruneJobsJob: Job {
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         let completed = Int64(settings.completed)
         let discarded = Int64(settings.discarded)
-        let total = try await BatchedDelete.run(AdminQueries.prune, [completed, discarded], batch: Self.batch, pool: context.pool)
+        let total = try await BatchedDelete.run(batch: Self.batch, pool: context.pool) { c, limit in
+            try JobStore.prune(completedOlderThan: .seconds(completed), discardedOlderThan: .seconds(discarded), limit: limit, on: c)
+        }
         return .completed(["deleted": .int(total)])
     }
 }

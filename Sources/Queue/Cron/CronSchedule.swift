@@ -40,8 +40,7 @@ public struct CronSchedule: Sendable {
     /// conditional upsert that returns a row to one caller), and the job's unique key.
     public func enqueueOccurrence(due: Date, on connection: Connection, enqueuer: Enqueuer) throws -> Int64? {
         try connection.transaction { tx in
-            let won = try tx.query(JobQueries.recordCronOccurrence, [name, due])
-            guard !won.isEmpty else { return nil }
+            guard try JobStore.recordCronOccurrence(name: name, due: due, on: tx) else { return nil }
             let result = try enqueuer.enqueue(job(for: due), on: tx)
             return result.inserted ? result.id : nil
         }

@@ -54,8 +54,7 @@ struct WorkerCommand: Command {
 
     @MainActor static func checkMigrated(_ context: CommandContext) throws {
         let connection = try context.connect()
-        let present = try connection.query(AdminQueries.migrated).first?.bool("ok")
-        guard present == true else {
+        guard try JobStore.isMigrated(on: connection) else {
             throw CommandError.failure("the database has no job tables yet; run `tally migrate` first")
         }
     }

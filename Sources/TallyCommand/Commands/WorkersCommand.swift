@@ -12,18 +12,17 @@ struct WorkersCommand: Command {
         _ = try args.expect([], command: name)
         let connection = try context.connect()
         // Alive: heart-beat within three renewal intervals of the default lease.
-        let rows = try connection.query(AdminQueries.workers, [60])
+        let rows = try JobStore.workers(aliveWithin: .seconds(60), on: connection)
         var list: [JSON] = []
         var table = Table(["id", "host", "pid", "started", "queues", "running", "heartbeat"])
         for row in rows {
-            let queues = try row.json("queues")
-            let qtext = (queues.object ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.serialized)" }.joined(separator: ",")
-            let started = try row.date("started_at"), beat = try row.date("heartbeat_at")
-            list.append(["id": .string(try row.string("id")), "label": .string(try row.string("label")), "host": .string(try row.string("host")),
-                         "pid": .int(try row.int64("pid")), "queues": queues, "started_at": .string(Timestamp.iso8601(started)),
-                         "heartbeat_at": .string(Timestamp.iso8601(beat)), "running": .int(try row.int64("running"))])
-            table.add([try row.string("id"), try row.string("host"), String(try row.int64("pid")), Show.age(started), qtext,
-                       String(try row.int64("running")), Show.age(beat)])
+            let queues = JSON.object(row.queues.mapValues { JSON.int($0) })
+            let qtext = row.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            let started = row.startedAt, beat = row.heartbeatAt
+            list.append(["id": .string(row.id), "label": .string(row.label), "host": .string(row.host),
+                         "pid": .int(row.pid), "queues": queues, "started_at": .string(Timestamp.iso8601(started)),
+                         "heartbeat_at": .string(Timestamp.iso8601(beat)), "running": .int(row.running)])
+            table.add([row.id, row.host, String(row.pid), Show.age(started), qtext, String(row.running), Show.age(beat)])
         }
         if context.json { context.print(json: ["workers": .array(list)]) } else { context.print(rows.isEmpty ? "No workers alive." : table.render()) }
         return 0

@@ -10,9 +10,8 @@ enum BulkAnswer {
                          reason: (String) -> String) throws -> [(id: Int64, reason: String)] {
         let missing = ids.filter { !done.contains($0) }
         guard !missing.isEmpty else { return [] }
-        var states: [Int64: String] = [:]
-        for row in try connection.query(AdminQueries.states, [missing]) { states[try row.int64("id")] = try row.string("state") }
-        return missing.map { id in (id, states[id].map(reason) ?? "does not exist") }
+        let states = try JobStore.states(of: missing, on: connection)
+        return missing.map { id in (id, states[id].map { reason($0.rawValue) } ?? "does not exist") }
     }
 
     static func json(done key: String, ids: [Int64], succeeded: Set<Int64>, failed: [(id: Int64, reason: String)]) -> JSON {

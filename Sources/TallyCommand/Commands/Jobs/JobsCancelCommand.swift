@@ -18,14 +18,13 @@ struct JobsCancelCommand: Command {
         guard !ids.isEmpty else { throw CommandError.usage("give one or more job ids") }
         let actor = args.option("actor") ?? "an operator"
         let connection = try context.connect()
-        var cancelled: [Int64: String] = [:]
-        for row in try connection.query(AdminQueries.cancel, [ids, actor]) { cancelled[try row.int64("id")] = try row.string("was") }
+        let cancelled = try JobStore.cancel(ids, by: actor, on: connection)
         let failed = try BulkAnswer.failures(ids, done: Set(cancelled.keys), on: connection) { "is already \($0)" }
         if context.json {
             context.print(json: BulkAnswer.json(done: "cancelled", ids: ids, succeeded: Set(cancelled.keys), failed: failed))
         } else {
             for id in ids where cancelled[id] != nil {
-                context.print("cancelled job \(id)\(cancelled[id] == "running" ? " (its worker was told to stop it)" : "")")
+                context.print("cancelled job \(id)\(cancelled[id] == .running ? " (its worker was told to stop it)" : "")")
             }
             BulkAnswer.printFailures(failed, command: name)
         }

@@ -20,11 +20,11 @@ struct JobsListCommand: Command {
 
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         _ = try args.expect([], command: name)
-        let state = try args.option("state").map { s -> String in
-            guard JobState(rawValue: s) != nil else {
+        let state = try args.option("state").map { s -> JobState in
+            guard let state = JobState(rawValue: s) else {
                 throw CommandError.usage("--state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(s)\"")
             }
-            return s
+            return state
         }
         var since: Date?
         if let text = args.option("since") {
@@ -42,8 +42,8 @@ struct JobsListCommand: Command {
             return n
         }
         let connection = try context.connect()
-        let rows = try connection.query(AdminQueries.list, [state, args.option("kind"), args.option("queue"), since, limit, before])
-        let jobs = try rows.map(JobRecord.init(row:))
+        let jobs = try JobStore.list(state: state, kind: args.option("kind"), queue: args.option("queue"), since: since, before: before,
+                                     limit: limit, on: connection)
         let next: Int64? = jobs.count == limit ? jobs.last?.id : nil
         if context.json {
             context.print(json: ["jobs": .array(jobs.map(\.json)), "next_before": .optional(next)])

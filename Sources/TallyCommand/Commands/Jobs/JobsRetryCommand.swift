@@ -23,17 +23,17 @@ struct JobsRetryCommand: Command {
         var ids = try Show.parseIDs(args.positionals)
         if let state = args.option("state") {
             guard ids.isEmpty else { throw CommandError.usage("give job ids or --state, not both") }
-            guard ["discarded", "cancelled", "retryable", "scheduled"].contains(state) else {
+            guard ["discarded", "cancelled", "retryable", "scheduled"].contains(state), let jobState = JobState(rawValue: state) else {
                 throw CommandError.usage("--state must be discarded, cancelled, retryable or scheduled, got \"\(state)\"")
             }
             let limit = try args.int("limit", range: 1...100_000) ?? 1000
-            ids = try connection.query(AdminQueries.idsByState, [state, args.option("kind"), limit]).map { try $0.int64("id") }
+            ids = try JobStore.jobIDs(state: jobState, kind: args.option("kind"), limit: limit, on: connection)
         } else if ids.isEmpty {
             throw CommandError.usage("give job ids, or --state discarded [--kind K]")
         } else if args.option("kind") != nil {
             throw CommandError.usage("--kind goes with --state")
         }
-        let retried = Set(try connection.query(AdminQueries.retry, [ids]).map { try $0.int64("id") })
+        let retried = try JobStore.retry(ids, on: connection)
         let failed = try BulkAnswer.failures(ids, done: retried, on: connection) { state in
             state == "running" ? "is running" : "is \(state); not run again"
         }

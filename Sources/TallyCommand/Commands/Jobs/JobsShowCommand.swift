@@ -11,10 +11,9 @@ struct JobsShowCommand: Command {
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         let id = try Show.parseIDs(try args.expect(["ID"], command: name))[0]
         let connection = try context.connect()
-        guard let row = try connection.query(AdminQueries.show, [id]).first else {
+        guard let job = try JobStore.job(id: id, on: connection) else {
             throw CommandError.failure("no job \(id)")
         }
-        let job = try JobRecord(row: row)
         if context.json {
             context.print(json: job.json)
             return 0

@@ -11,42 +11,13 @@ struct JobsStatsCommand: Command {
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         _ = try args.expect([], command: name)
         let connection = try context.connect()
-        struct Stats {
-            var states: [String: Int64] = [:]
-            var completedMinute: Int64 = 0, completedHour: Int64 = 0
-            var failedMinute: Int64 = 0, failedHour: Int64 = 0
-            var oldestAge: Double?
-        }
-        var byQueue: [String: Stats] = [:]
-        for row in try connection.query(AdminQueries.activeCounts) {
-            byQueue[try row.string("queue"), default: Stats()].states[try row.string("state")] = try row.int64("n")
-        }
-        for row in try connection.query(AdminQueries.recentFinished) {
-            let q = try row.string("queue")
-            let state = try row.string("state")
-            let hour = try row.int64("hour"), minute = try row.int64("minute")
-            if state == "completed" {
-                byQueue[q, default: Stats()].completedHour += hour
-                byQueue[q, default: Stats()].completedMinute += minute
-            } else if state == "discarded" {
-                byQueue[q, default: Stats()].failedHour += hour
-                byQueue[q, default: Stats()].failedMinute += minute
-            }
-        }
-        for row in try connection.query(AdminQueries.recentRetries) {
-            let q = try row.string("queue")
-            byQueue[q, default: Stats()].failedHour += try row.int64("hour")
-            byQueue[q, default: Stats()].failedMinute += try row.int64("minute")
-        }
-        for row in try connection.query(AdminQueries.oldestAvailable) {
-            byQueue[try row.string("queue"), default: Stats()].oldestAge = Double(try row.string("age_s"))
-        }
-        let active = ["scheduled", "available", "running", "retryable"]
+        let byQueue = try JobStore.stats(on: connection)
+        let active: [JobState] = [.scheduled, .available, .running, .retryable]
         if context.json {
             var queues: [String: JSON] = [:]
             for (q, s) in byQueue {
                 var states: [String: JSON] = [:]
-                for st in active { states[st] = .int(s.states[st] ?? 0) }
+                for st in active { states[st.rawValue] = .int(s.states[st] ?? 0) }
                 queues[q] = [
                     "states": .object(states),
                     "oldest_available_age_s": s.oldestAge.map { .number(String(format: "%.3f", $0)) } ?? .null,
@@ -57,7 +28,7 @@ struct JobsStatsCommand: Command {
             context.print(json: ["queues": .object(queues)])
             return 0
         }
-        var table = Table(["queue"] + active + ["oldest", "done 1m", "done 1h", "failed 1m", "failed 1h"])
+        var table = Table(["queue"] + active.map(\.rawValue) + ["oldest", "done 1m", "done 1h", "failed 1m", "failed 1h"])
         for q in byQueue.keys.sorted() {
             let s = byQueue[q]!
             var cells: [String] = [q]

@@ -51,8 +51,7 @@ struct PurchasesConfirmCommand: Command {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
         while clock.now < deadline {
-            if let row = try connection.query(AdminQueries.show, [enqueued.id]).first {
-                let record = try JobRecord(row: row)
+            if let record = try JobStore.job(id: enqueued.id, on: connection) {
                 if record.state == .completed, let result = record.result {
                     if context.json { context.print(json: result) }
                     if let error = result["error"]?.string {

@@ -9,7 +9,7 @@ enum QueuePause {
         let queue = try args.expect(["QUEUE"], command: command)[0]
         guard !queue.isEmpty, queue.utf8.count <= 128 else { throw CommandError.usage("a queue name is 1 to 128 bytes") }
         let connection = try context.connect()
-        try connection.query(AdminQueries.setPaused, [queue, paused])
+        try JobStore.setPaused(queue: queue, paused: paused, on: connection)
         if context.json {
             context.print(json: ["queue": .string(queue), "paused": .bool(paused)])
         } else {

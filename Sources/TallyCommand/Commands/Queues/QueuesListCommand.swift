@@ -12,12 +12,12 @@ struct QueuesListCommand: Command {
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         _ = try args.expect([], command: name)
         let connection = try context.connect()
-        let rows = try connection.query(AdminQueries.queues, [Array(WorkerConfig.defaultQueues.keys)])
+        let rows = try JobStore.queues(including: Array(WorkerConfig.defaultQueues.keys), on: connection)
         var list: [JSON] = []
         var table = Table(["queue", "status", "available", "running", "waiting"])
         for row in rows {
-            let name = try row.string("name"), paused = try row.bool("paused")
-            let available = try row.int64("available"), running = try row.int64("running"), waiting = try row.int64("waiting")
+            let name = row.name, paused = row.paused
+            let available = row.available, running = row.running, waiting = row.waiting
             list.append(["name": .string(name), "paused": .bool(paused), "available": .int(available), "running": .int(running), "waiting": .int(waiting)])
             table.add([name, paused ? "paused" : "running", String(available), String(running), String(waiting)])
         }

@@ -1,20 +1,21 @@
 import Postgres
 
 /// The statements behind the operator commands (`tally jobs …`, `tally queues …`,
-/// `tally workers`), kept together like JobQueries. None of them is on a hot path.
-public enum AdminQueries {
+/// `tally workers`), kept together like JobQueries and, like them, run through `JobStore`.
+/// None of them is on a hot path.
+enum AdminQueries {
     static let jobColumns = """
         id, queue, kind, args, state::text AS state, priority, attempt, max_attempts, run_at, unique_key,
         locked_by, lease_expires_at, created_at, attempted_at, finished_at, errors, result
         """
 
     /// Whether the queue's tables exist (`tally worker` refuses to start on an unmigrated database).
-    public static let migrated = Query("tally_admin_migrated", """
+    static let migrated = Query("tally_admin_migrated", """
         SELECT to_regclass('jobs') IS NOT NULL AND to_regclass('workers') IS NOT NULL AS ok
         """)
 
     /// Newest first, with optional filters; `$6` pages (ids below it).
-    public static let list = Query("tally_admin_list", """
+    static let list = Query("tally_admin_list", """
         SELECT \(jobColumns) FROM jobs
         WHERE ($1::job_state IS NULL OR state = $1::job_state)
           AND ($2::text IS NULL OR kind = $2)
@@ -25,17 +26,17 @@ public enum AdminQueries {
         LIMIT $5
         """)
 
-    public static let show = Query("tally_admin_show", "SELECT \(jobColumns) FROM jobs WHERE id = $1")
+    static let show = Query("tally_admin_show", "SELECT \(jobColumns) FROM jobs WHERE id = $1")
 
     /// Unfinished jobs by queue and state.
-    public static let activeCounts = Query("tally_admin_active_counts", """
+    static let activeCounts = Query("tally_admin_active_counts", """
         SELECT queue, state::text AS state, count(*) AS n FROM jobs
         WHERE state IN ('scheduled', 'available', 'running', 'retryable')
         GROUP BY queue, state
         """)
 
     /// Jobs finished in the last hour by queue and state, and in the last minute.
-    public static let recentFinished = Query("tally_admin_recent_finished", """
+    static let recentFinished = Query("tally_admin_recent_finished", """
         SELECT queue, state::text AS state, count(*) AS hour,
                count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS minute
         FROM jobs
@@ -44,7 +45,7 @@ public enum AdminQueries {
         """)
 
     /// Failed attempts that will be retried, by when they failed (last minute, last hour).
-    public static let recentRetries = Query("tally_admin_recent_retries", """
+    static let recentRetries = Query("tally_admin_recent_retries", """
         SELECT queue, count(*) AS hour,
                count(*) FILTER (WHERE (errors -> -1 ->> 'at')::timestamptz > now() - interval '1 minute') AS minute
         FROM jobs
@@ -53,14 +54,14 @@ public enum AdminQueries {
         """)
 
     /// The oldest job waiting to run, per queue: how far behind each queue is.
-    public static let oldestAvailable = Query("tally_admin_oldest_available", """
+    static let oldestAvailable = Query("tally_admin_oldest_available", """
         SELECT queue, EXTRACT(EPOCH FROM now() - min(run_at))::float8 AS age_s FROM jobs
         WHERE state = 'available' GROUP BY queue
         """)
 
     /// Makes jobs run again now. Discarded, cancelled, retryable and scheduled jobs qualify;
     /// one out of attempts gets one more. Running and completed jobs are left alone.
-    public static let retry = Query("tally_admin_retry", """
+    static let retry = Query("tally_admin_retry", """
         WITH target AS (
             SELECT id FROM jobs WHERE id = ANY($1::bigint[])
               AND state IN ('discarded', 'cancelled', 'retryable', 'scheduled', 'available')
@@ -77,15 +78,15 @@ public enum AdminQueries {
         """)
 
     /// The ids of jobs in a state (and of a kind), for bulk retry.
-    public static let idsByState = Query("tally_admin_ids_by_state", """
+    static let idsByState = Query("tally_admin_ids_by_state", """
         SELECT id FROM jobs WHERE state = $1::job_state AND ($2::text IS NULL OR kind = $2) ORDER BY id LIMIT $3
         """)
 
-    public static let states = Query("tally_admin_states", "SELECT id, state::text AS state FROM jobs WHERE id = ANY($1::bigint[])")
+    static let states = Query("tally_admin_states", "SELECT id, state::text AS state FROM jobs WHERE id = ANY($1::bigint[])")
 
     /// Cancels unfinished jobs; a running one is also told to its worker (NOTIFY control), which
     /// cancels the run. Whatever the run does afterwards cannot apply: the job is no longer `running`.
-    public static let cancel = Query("tally_admin_cancel", """
+    static let cancel = Query("tally_admin_cancel", """
         WITH target AS (
             SELECT id, state FROM jobs WHERE id = ANY($1::bigint[])
               AND state IN ('scheduled', 'available', 'running', 'retryable')
@@ -105,7 +106,7 @@ public enum AdminQueries {
         """)
 
     /// Queues known from the queues table and from unfinished jobs, with their counts.
-    public static let queues = Query("tally_admin_queues", """
+    static let queues = Query("tally_admin_queues", """
         WITH names AS (
             SELECT name FROM queues
             UNION SELECT DISTINCT queue FROM jobs WHERE state IN ('scheduled', 'available', 'running', 'retryable')
@@ -120,7 +121,7 @@ public enum AdminQueries {
         ORDER BY n.name
         """)
 
-    public static let setPaused = Query("tally_admin_set_paused", """
+    static let setPaused = Query("tally_admin_set_paused", """
         WITH up AS (
             INSERT INTO queues (name, paused) VALUES ($1, $2::boolean)
             ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()
@@ -131,7 +132,7 @@ public enum AdminQueries {
         """)
 
     /// Workers that heart-beat within `$1` seconds, with the jobs they run.
-    public static let workers = Query("tally_admin_workers", """
+    static let workers = Query("tally_admin_workers", """
         SELECT w.id, w.label, w.host, w.pid, w.queues, w.started_at, w.heartbeat_at,
                (SELECT count(*) FROM jobs j WHERE j.state = 'running' AND j.locked_by = w.id) AS running
         FROM workers w
@@ -141,7 +142,7 @@ public enum AdminQueries {
 
     /// Deletes up to `$3` finished jobs past their retention: completed and cancelled older than
     /// `$1` seconds, discarded older than `$2` seconds. Returns how many.
-    public static let prune = Query("tally_admin_prune", """
+    static let prune = Query("tally_admin_prune", """
         WITH doomed AS (
             SELECT id FROM jobs
             WHERE (state IN ('completed', 'cancelled') AND finished_at < now() - $1::bigint * interval '1 second')

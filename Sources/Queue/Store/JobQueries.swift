@@ -1,12 +1,13 @@
 import Postgres
 
 /// Every statement the queue runs, named and kept together. Named queries are prepared once
-/// per connection. Parameters are typed by casts; arrays feed `unnest` for batches.
+/// per connection. Parameters are typed by casts; arrays feed `unnest` for batches. Internal to
+/// the queue: the rest of the system runs them through `JobStore` (inserts through `Enqueuer`).
 ///
 /// Guard rule: every statement that finishes, renews or gives back a running job matches
 /// `state = 'running' AND locked_by = <this process>`, so a job rescued from a worker that
 /// stalled is never overwritten when that worker finishes late.
-public enum JobQueries {
+enum JobQueries {
     /// The active states, as in the unique index's predicate.
     static let activeStates = "('scheduled', 'available', 'running', 'retryable')"
 
@@ -14,7 +15,7 @@ public enum JobQueries {
     /// parallel arrays measured ~12x faster than a multi-row VALUES built per batch size, and
     /// keeps one prepared plan. `$10` says whether to NOTIFY (debounced by the caller).
     /// Rows whose key already exists are not returned (see `existingByKeys`).
-    public static let insert = Query("tally_job_insert", """
+    static let insert = Query("tally_job_insert", """
         WITH input AS (
             SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::smallint[], $5::integer[],
                                  $6::timestamptz[], $7::text[], $8::boolean[], $9::boolean[])
@@ -40,7 +41,7 @@ public enum JobQueries {
 
     /// One job, the common case of an app enqueueing as it goes: the same as `insert` without
     /// `unnest` (measured ~12 % faster per single-job transaction: 0.36 → 0.32 ms on this machine).
-    public static let insertOne = Query("tally_job_insert_one", """
+    static let insertOne = Query("tally_job_insert_one", """
         WITH ins AS (
             INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, run_at,
                               unique_key, unique_while_active, notify_finish)
@@ -61,7 +62,7 @@ public enum JobQueries {
     /// INSERT. Without the CTE and the speculative insertion of `ON CONFLICT` a single-job
     /// commit measured ~12 % faster in pgbench on this machine (4,300 vs 3,800 per s, one
     /// connection, fsync on), and most single inserts of a steady stream take this path.
-    public static let insertPlain = Query("tally_job_insert_plain", """
+    static let insertPlain = Query("tally_job_insert_plain", """
         INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, run_at, notify_finish)
         VALUES ($1, $2, $3::jsonb,
                 CASE WHEN $6::timestamptz > now() THEN 'scheduled'::job_state ELSE 'available'::job_state END,
@@ -70,7 +71,7 @@ public enum JobQueries {
         """)
 
     /// The jobs holding some idempotency keys (after an insert skipped them).
-    public static let existingByKeys = Query("tally_job_existing_by_keys", """
+    static let existingByKeys = Query("tally_job_existing_by_keys", """
         SELECT id, unique_key, kind, args FROM jobs
         WHERE unique_key = ANY($1::text[])
           AND (NOT unique_while_active OR state IN \(activeStates))
@@ -79,7 +80,7 @@ public enum JobQueries {
     /// Claims up to `$2` available jobs of queue `$1` for worker `$3` with a lease of `$4` ms.
     /// One statement per batch: `FOR UPDATE SKIP LOCKED` on the partial claim index, so workers
     /// never wait on each other; a paused queue yields nothing.
-    public static let claim = Query("tally_job_claim", """
+    static let claim = Query("tally_job_claim", """
         WITH locked AS (
             SELECT id FROM jobs
             WHERE state = 'available' AND queue = $1
@@ -98,7 +99,7 @@ public enum JobQueries {
     /// completed, retryable (with its delay), discarded, snoozed (`scheduled`, the attempt
     /// given back) or cancelled. Returns the jobs it changed; a job missing from the answer was
     /// no longer ours (rescued, cancelled, or claimed again since).
-    public static let finish = Query("tally_job_finish", """
+    static let finish = Query("tally_job_finish", """
         WITH r AS (
             SELECT * FROM unnest($1::bigint[], $2::job_state[], $3::jsonb[], $4::bigint[], $5::text[], $6::integer[])
                 AS r(id, state, result, delay_ms, message, attempt)
@@ -128,7 +129,7 @@ public enum JobQueries {
     /// runs (`$4`, beside the ids of `$1`); returns those still ours.
     /// Rows are locked in id order, as `lockHeld` and a sorted `FinishBatch` lock them, so a
     /// renewal and a batch's transaction never wait on each other in a cycle.
-    public static let renewLeases = Query("tally_job_renew_leases", """
+    static let renewLeases = Query("tally_job_renew_leases", """
         WITH mine AS (
             SELECT j.id FROM jobs j JOIN unnest($1::bigint[], $4::integer[]) AS h(id, attempt)
                 ON j.id = h.id AND j.attempt = h.attempt
@@ -142,7 +143,7 @@ public enum JobQueries {
         """)
 
     /// Locks the jobs of a batch this worker still holds, each in the attempt that runs.
-    public static let lockHeld = Query("tally_job_lock_held", """
+    static let lockHeld = Query("tally_job_lock_held", """
         SELECT j.id FROM jobs j JOIN unnest($1::bigint[], $3::integer[]) AS h(id, attempt)
             ON j.id = h.id AND j.attempt = h.attempt
         WHERE j.state = 'running' AND j.locked_by = $2
@@ -152,7 +153,7 @@ public enum JobQueries {
 
     /// Running jobs whose lease lapsed (their worker died, was killed or cut off) go back to
     /// `retryable`, due now, with an error record; out of attempts, `discarded`.
-    public static let rescue = Query("tally_job_rescue", """
+    static let rescue = Query("tally_job_rescue", """
         WITH stale AS (
             SELECT id FROM jobs
             WHERE state = 'running' AND lease_expires_at < now()
@@ -173,7 +174,7 @@ public enum JobQueries {
         """)
 
     /// Scheduled and retryable jobs that are due become available; their queues are notified.
-    public static let promoteDue = Query("tally_job_promote_due", """
+    static let promoteDue = Query("tally_job_promote_due", """
         WITH due AS (
             SELECT id FROM jobs
             WHERE state IN ('scheduled', 'retryable') AND run_at <= now()
@@ -189,12 +190,12 @@ public enum JobQueries {
         """)
 
     /// When the next scheduled or retryable job comes due (NULL: none).
-    public static let nextDue = Query("tally_job_next_due", """
+    static let nextDue = Query("tally_job_next_due", """
         SELECT min(run_at) AS next FROM jobs WHERE state IN ('scheduled', 'retryable')
         """)
 
     /// At shutdown, the jobs still running here go back to `available` without using an attempt.
-    public static let giveBack = Query("tally_job_give_back", """
+    static let giveBack = Query("tally_job_give_back", """
         WITH back AS (
             UPDATE jobs SET state = 'available', attempt = GREATEST(attempt - 1, 0), lease_expires_at = NULL
             WHERE state = 'running' AND locked_by = $1
@@ -207,43 +208,43 @@ public enum JobQueries {
 
     /// Records a cron occurrence unless it (or a later one) was recorded already; returns a row
     /// only to the one caller that should enqueue it.
-    public static let recordCronOccurrence = Query("tally_cron_record", """
+    static let recordCronOccurrence = Query("tally_cron_record", """
         INSERT INTO cron_schedules (name, last_enqueued_at) VALUES ($1, $2::timestamptz)
         ON CONFLICT (name) DO UPDATE SET last_enqueued_at = EXCLUDED.last_enqueued_at, updated_at = now()
             WHERE cron_schedules.last_enqueued_at < EXCLUDED.last_enqueued_at
         RETURNING name
         """)
 
-    public static let notify = Query("tally_notify", "SELECT pg_notify($1, $2)")
+    static let notify = Query("tally_notify", "SELECT pg_notify($1, $2)")
 
     // MARK: Workers
 
-    public static let registerWorker = Query("tally_worker_register", """
+    static let registerWorker = Query("tally_worker_register", """
         INSERT INTO workers (id, label, host, pid, queues) VALUES ($1, $2, $3, $4, $5::jsonb)
         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
         """)
 
-    public static let heartbeat = Query("tally_worker_heartbeat", """
+    static let heartbeat = Query("tally_worker_heartbeat", """
         UPDATE workers SET heartbeat_at = now() WHERE id = $1
         """)
 
     /// Adds what a worker counted since its last heartbeat (`$1` names, `$2` labels, `$3`
     /// amounts, in (name, label) order: concurrent flushes lock the rows in one order).
-    public static let addCounters = Query("tally_worker_add_counters", """
+    static let addCounters = Query("tally_worker_add_counters", """
         INSERT INTO worker_counters AS w (name, label, value)
         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
         ON CONFLICT (name, label) DO UPDATE SET value = w.value + excluded.value, updated_at = now()
         """)
 
     /// Every worker counter, for `/metrics`.
-    public static let counters = Query("tally_worker_counters", """
+    static let counters = Query("tally_worker_counters", """
         SELECT name, label, value FROM worker_counters ORDER BY name, label
         """)
 
-    public static let deregisterWorker = Query("tally_worker_deregister", "DELETE FROM workers WHERE id = $1")
+    static let deregisterWorker = Query("tally_worker_deregister", "DELETE FROM workers WHERE id = $1")
 
     /// Forgets workers that stopped heart-beating long ago (killed without deregistering).
-    public static let forgetDeadWorkers = Query("tally_worker_forget_dead", """
+    static let forgetDeadWorkers = Query("tally_worker_forget_dead", """
         DELETE FROM workers WHERE heartbeat_at < now() - interval '1 hour'
         """)
 }
