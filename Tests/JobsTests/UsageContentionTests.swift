@@ -62,6 +62,9 @@ final class UsageContentionTests: XCTestCase {
         try assertThreeJobsPerAccountFigures(db, users: users, run: run)
         let rescued = try run.count("errors::text LIKE '%lease expired: worker w1/%'")
         print("killed w1 with \(doneAtKill) of 3000 jobs done; \(rescued) of its jobs were rescued and ran again")
+        XCTAssertGreaterThan(rescued, 0, "w1 held running jobs when it was killed: their leases lapsed and they were rescued")
+        XCTAssertEqual(try run.count("errors::text LIKE '%lease expired: worker w1/%' AND state <> 'completed'"), 0,
+                       "every rescued job then completed elsewhere")
         try assertVerifyCommandPasses(db)
         for w in workers where w.process.isRunning { w.signal(SIGTERM) }
         for w in workers { _ = try await w.waitForExit() }
