@@ -18,13 +18,16 @@ let package = Package(
         // Linux headers the Glibc module leaves out (epoll).
         .systemLibrary(name: "CSystem"),
 
-        // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → Queue → Postgres → Support.
+        // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → Queue → Postgres → Support;
+        // Enqueue (the ingress) → HTTPServer → Support. HTTPServer is the general HTTP/1.1
+        // server: it knows nothing of the ingress, the job table or the database.
         .target(name: "Support", dependencies: ["COpenSSL"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Support"]),
         .target(name: "Queue", dependencies: ["Postgres", "Support"]),
         .target(name: "Jobs", dependencies: ["Queue", "Postgres", "Support"]),
         .target(name: "Worker", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
-        .target(name: "Enqueue", dependencies: ["Jobs", "Queue", "Postgres", "Support", "CSystem"]),
+        .target(name: "HTTPServer", dependencies: ["Support", "CSystem"]),
+        .target(name: "Enqueue", dependencies: ["HTTPServer", "Jobs", "Queue", "Postgres", "Support"]),
         .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
         .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
@@ -38,6 +41,7 @@ let package = Package(
         .testTarget(name: "QueueTests", dependencies: ["Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Jobs", "Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "Jobs", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["Support", "Postgres", "Queue", "TestSupport"]),
     ]
