@@ -32,7 +32,7 @@ let package = Package(
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
         .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
         // ops/fuzz's libFuzzer target on the HTTP request parser (inert unless built with -DFUZZING).
-        .executableTarget(name: "ParserFuzz", dependencies: ["Enqueue", "Support"]),
+        .executableTarget(name: "ParserFuzz", dependencies: ["HTTPServer", "Support"]),
 
         // Tests run against a real PostgreSQL (ops/test starts a private cluster).
         .target(name: "TestSupport", dependencies: ["Postgres", "Queue", "Support"], path: "Tests/TestSupport"),
