@@ -18,14 +18,14 @@ let package = Package(
         // Linux headers the Glibc module leaves out (epoll).
         .systemLibrary(name: "CSystem"),
 
-        // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → Queue → Postgres → Support;
-        // Enqueue (the ingress) → HTTPServer → Support. HTTPServer is the general HTTP/1.1
-        // server: it knows nothing of the ingress, the job table or the database.
+        // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → Queue → Postgres → Support.
+        // The ingress's HTTP: Enqueue → HTTPServer → Support (ParserFuzz → HTTPServer too).
         .target(name: "Support", dependencies: ["COpenSSL"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Support"]),
         .target(name: "Queue", dependencies: ["Postgres", "Support"]),
         .target(name: "Jobs", dependencies: ["Queue", "Postgres", "Support"]),
         .target(name: "Worker", dependencies: ["Jobs", "Queue", "Postgres", "Support"]),
+        // The general HTTP/1.1 server: nothing of the ingress, the job table or the database.
         .target(name: "HTTPServer", dependencies: ["Support", "CSystem"]),
         .target(name: "Enqueue", dependencies: ["HTTPServer", "Jobs", "Queue", "Postgres", "Support"]),
         .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "Queue", "Postgres", "Support"]),
