@@ -22,6 +22,7 @@ let package = Package(
         // Dependency direction: TallyCommand → Enqueue/Worker → Jobs → JobRuntime → Queue →
         // Postgres → Support. Worker runs jobs through JobRuntime alone: it never sees the
         // credits domain (Jobs), which only the composition points (TallyCommand, Bench) join in.
+        // The ingress's HTTP: Enqueue → HTTPServer → Support (ParserFuzz → HTTPServer too).
         .target(name: "Support", dependencies: ["COpenSSL"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Support"]),
         .target(name: "Queue", dependencies: ["Postgres", "Support"]),
@@ -32,7 +33,9 @@ let package = Package(
         // The credits domain: ledger, Stripe, crypto, rewards, rollover, notifications.
         .target(name: "Jobs", dependencies: ["JobRuntime", "BenchJobs", "Queue", "Postgres", "Support"]),
         .target(name: "Worker", dependencies: ["JobRuntime", "Queue", "Postgres", "Support"]),
-        .target(name: "Enqueue", dependencies: ["Jobs", "JobRuntime", "Queue", "Postgres", "Support", "CSystem"]),
+        // The general HTTP/1.1 server: nothing of the ingress, the job table or the database.
+        .target(name: "HTTPServer", dependencies: ["Support", "CSystem"]),
+        .target(name: "Enqueue", dependencies: ["HTTPServer", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
         .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
         .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "BenchJobs", "Queue", "Postgres", "Support"]),
@@ -41,7 +44,7 @@ let package = Package(
         .target(name: "DevFakes", dependencies: ["Support"]),
         .executableTarget(name: "DevFakesServer", dependencies: ["DevFakes"]),
         // ops/fuzz's libFuzzer target on the HTTP request parser (inert unless built with -DFUZZING).
-        .executableTarget(name: "ParserFuzz", dependencies: ["Enqueue", "Support"]),
+        .executableTarget(name: "ParserFuzz", dependencies: ["HTTPServer", "Support"]),
 
         // Tests run against a real PostgreSQL (ops/test starts a private cluster).
         .target(name: "TestSupport", dependencies: ["DevFakes", "Postgres", "Queue", "Support"], path: "Tests/TestSupport"),
@@ -50,6 +53,7 @@ let package = Package(
         .testTarget(name: "QueueTests", dependencies: ["Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobRuntime", "BenchJobs", "Jobs", "Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "JobRuntime", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "Jobs", "JobRuntime", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["Support", "Postgres", "Queue", "TestSupport"]),
     ]

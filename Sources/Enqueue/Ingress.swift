@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import HTTPServer
 import Postgres
 import Queue
 import Support

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import HTTPServer
 import Postgres
 import Queue
 import Support
@@ -30,7 +31,7 @@ public struct IngressConfig: Sendable {
             throw ConfigurationError(setting: "DATABASE_URL", purpose: "the ingress")
         }
         var c = IngressConfig(databaseURL: url)
-        try c.server.setListen(env["TALLY_LISTEN"] ?? "127.0.0.1:8080")
+        try c.server.setListen(env["TALLY_LISTEN"] ?? "127.0.0.1:8080", setting: "TALLY_LISTEN")
         c.server.threads = try positive(env, "TALLY_INGRESS_THREADS", c.server.threads)
         c.server.maxConnections = try positive(env, "TALLY_MAX_CONNECTIONS", c.server.maxConnections)
         c.server.requestTimeout = try seconds(env, "TALLY_REQUEST_TIMEOUT", c.server.requestTimeout)

@@ -90,7 +90,7 @@ public final class HTTPClient: Sendable {
     /// Sends one request and returns the answer if its status is 2xx; throws `HTTPError`
     /// otherwise (or when the exchange fails or times out). A POST must carry `idempotencyKey`.
     public func send(method: String, path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-                     headers extra: [String: String] = [:], idempotencyKey: String? = nil) async throws -> HTTPResponse {
+                     headers extra: [String: String] = [:], idempotencyKey: String? = nil) async throws -> HTTPClientResponse {
         let response = try await exchange(method: method, path: path, query: query, body: body, headers: extra, idempotencyKey: idempotencyKey)
         guard (200..<300).contains(response.status) else {
             throw HTTPError(service: service, method: method, path: path, status: response.status,
@@ -101,7 +101,7 @@ public final class HTTPClient: Sendable {
 
     /// Sends one request and returns the answer whatever its status.
     public func exchange(method: String, path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-                         headers extra: [String: String] = [:], idempotencyKey: String? = nil) async throws -> HTTPResponse {
+                         headers extra: [String: String] = [:], idempotencyKey: String? = nil) async throws -> HTTPClientResponse {
         if method == "POST" && (idempotencyKey ?? "").isEmpty {
             throw HTTPError(service: service, method: method, path: path, status: nil,
                             detail: "a POST needs an idempotency key (the caller's bug)")
@@ -111,7 +111,7 @@ public final class HTTPClient: Sendable {
         let session = self.session
         let total = totalTimeout
         do {
-            return try await withThrowingTaskGroup(of: HTTPResponse?.self) { group in
+            return try await withThrowingTaskGroup(of: HTTPClientResponse?.self) { group in
                 group.addTask {
                     let (data, response) = try await session.data(for: request)
                     guard let http = response as? HTTPURLResponse else {
@@ -121,7 +121,7 @@ public final class HTTPClient: Sendable {
                     for (k, v) in http.allHeaderFields {
                         if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
                     }
-                    return HTTPResponse(status: http.statusCode, headers: headers, body: [UInt8](data))
+                    return HTTPClientResponse(status: http.statusCode, headers: headers, body: [UInt8](data))
                 }
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(Int(total * 1000)))

@@ -1,3 +1,4 @@
+import HTTPServer
 import Support
 
 /// An error answer: `{"error": "<code>", "message": "<human text>"}` plus, for a few, more

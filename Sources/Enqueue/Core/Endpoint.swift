@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import Support
 
 /// One HTTP endpoint: a method, a path pattern and what it does. Add one by writing a type in

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import HTTPServer
 import JobRuntime
 import Jobs
 import Postgres

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import Support
 
 /// Matches a request to an endpoint in DESIGN.md's order: 404 when no pattern matches the

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import Support
 
 /// Webhook signature checks (DESIGN.md, "Payments"). Both compare in constant time and over the

@@ -1,3 +1,4 @@
+import HTTPServer
 import Jobs
 import Queue
 import Support

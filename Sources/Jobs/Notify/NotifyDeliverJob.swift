@@ -128,7 +128,7 @@ public struct NotifyDeliverJob: Job {
         let query: [(String, String)]
 
         func exchange(method: String, path: String, query: [(String, String)], body: [UInt8], headers: [String: String],
-                      idempotencyKey: String) async throws -> HTTPResponse {
+                      idempotencyKey: String) async throws -> HTTPClientResponse {
             try await client.exchange(method: method, path: path, query: query, body: body, headers: headers, idempotencyKey: idempotencyKey)
         }
     }

@@ -1,4 +1,4 @@
-import Enqueue
+import HTTPServer
 import XCTest
 
 /// The parser alone: no sockets (ops/fuzz runs it under libFuzzer too).

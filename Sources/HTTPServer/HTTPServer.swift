@@ -25,7 +25,7 @@ public final class HTTPServer: Sendable {
         var port = config.port
         do {
             for _ in 0..<max(1, config.threads) {
-                let fd = try HTTPServer.listenSocket(host: config.host, port: port)
+                let fd = try HTTPServer.listenSocket(host: config.host, port: port, setting: config.listenSetting)
                 sockets.append(fd)
                 if port == 0 { port = try HTTPServer.boundPort(fd) }
             }
@@ -55,18 +55,18 @@ public final class HTTPServer: Sendable {
 
     // MARK: Sockets
 
-    static func listenSocket(host: String, port: UInt16) throws -> Int32 {
+    static func listenSocket(host: String, port: UInt16, setting: String) throws -> Int32 {
         var v4 = sockaddr_in()
         var v6 = sockaddr_in6()
         let isV6 = host.contains(":")
         if isV6 {
             v6.sin6_family = sa_family_t(AF_INET6)
             v6.sin6_port = port.bigEndian
-            guard inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 else { throw ServerError("TALLY_LISTEN host \(host) is not an IPv6 address") }
+            guard inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 else { throw ServerError("\(setting) host \(host) is not an IPv6 address") }
         } else {
             v4.sin_family = sa_family_t(AF_INET)
             v4.sin_port = port.bigEndian
-            guard inet_pton(AF_INET, host, &v4.sin_addr) == 1 else { throw ServerError("TALLY_LISTEN host \(host) is not an IPv4 address") }
+            guard inet_pton(AF_INET, host, &v4.sin_addr) == 1 else { throw ServerError("\(setting) host \(host) is not an IPv4 address") }
         }
         let fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServerError("socket() failed: errno \(errno)") }
@@ -79,7 +79,7 @@ public final class HTTPServer: Sendable {
         guard bound == 0 else {
             let e = errno
             close(fd)
-            throw ServerError("cannot listen on \(host):\(port): \(String(cString: strerror(e))) (is another process using the port? set TALLY_LISTEN)")
+            throw ServerError("cannot listen on \(host):\(port): \(String(cString: strerror(e))) (is another process using the port? set \(setting))")
         }
         guard listen(fd, 1024) == 0 else {
             close(fd)

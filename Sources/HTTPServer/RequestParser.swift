@@ -254,7 +254,9 @@ public struct RequestParser: Sendable {
 }
 
 extension Substring {
-    var trimmingSpaces: Substring {
+    /// Without HTTP's optional white space (spaces and tabs) at either end: header values, and
+    /// the lists inside them.
+    public var trimmingSpaces: Substring {
         var s = self
         while s.first == " " || s.first == "\t" { s.removeFirst() }
         while s.last == " " || s.last == "\t" { s.removeLast() }

@@ -15,13 +15,16 @@ public struct ServerConfig: Sendable {
     /// An idle keep-alive connection is closed after this.
     public var idleTimeout: TimeInterval = 60
     public var limits = RequestParser.Limits()
+    /// The setting `host` and `port` came from, named when they are refused or the port is
+    /// taken (the ingress's `TALLY_LISTEN`; `setListen` sets it).
+    public var listenSetting = "the listen address"
 
     public init() {}
 
-    /// `host:port`, `[v6]:port` or `:port`; port 0 picks a free one.
-    public mutating func setListen(_ text: String) throws {
+    /// `host:port`, `[v6]:port` or `:port`, read from `setting`; port 0 picks a free one.
+    public mutating func setListen(_ text: String, setting: String) throws {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
-            throw ConfigurationError(setting: "TALLY_LISTEN", purpose: "host:port (like 127.0.0.1:8080), got \"\(text)\"")
+            throw ConfigurationError(setting: setting, purpose: "host:port (like 127.0.0.1:8080), got \"\(text)\"")
         }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -29,5 +32,6 @@ public struct ServerConfig: Sendable {
         if host == "localhost" { host = "127.0.0.1" }
         self.host = host
         self.port = port
+        self.listenSetting = setting
     }
 }

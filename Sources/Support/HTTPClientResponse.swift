@@ -2,8 +2,9 @@ import Dispatch
 import Foundation
 import FoundationNetworking
 
-/// An answer.
-public struct HTTPResponse: Sendable {
+/// An answer to a request of `HTTPClient`, the outbound client (the answers the HTTP server
+/// writes are `HTTPResponse`).
+public struct HTTPClientResponse: Sendable {
     public let status: Int
     /// Header names in lowercase.
     public let headers: [String: String]
