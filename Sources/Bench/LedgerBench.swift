@@ -27,11 +27,13 @@ public func runLedgerBench(databaseURL: String, tallyBinary: String, hotJobs: In
                            spreadAccounts: Int = 10_000, workerQueues: String = "default=2000",
                            log: @Sendable (String) -> Void = { print($0) }) async throws -> [String: Double] {
     let run = Crypto.randomHex(3)
-    let hot = try await LedgerBenchRun(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues,
-                                       prefix: "bench-ledger-\(run)-hot", accounts: 1, jobs: hotJobs).measure()
+    func drain(_ label: String) -> BacklogDrain {
+        BacklogDrain(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues, queue: UsageRecordJob.queue,
+                     label: "bench-ledger-\(run)-\(label)")
+    }
+    let hot = try await LedgerBenchRun(drain: drain("hot"), accounts: 1, jobs: hotJobs).measure()
     log(String(format: "ledger: debit_hot_per_s %.0f (%d usage jobs on 1 account, 2 worker processes, %.2f s)", hot.rate, hotJobs, hot.seconds))
-    let spread = try await LedgerBenchRun(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues,
-                                          prefix: "bench-ledger-\(run)-spread", accounts: spreadAccounts, jobs: spreadJobs).measure()
+    let spread = try await LedgerBenchRun(drain: drain("spread"), accounts: spreadAccounts, jobs: spreadJobs).measure()
     log(String(format: "ledger: debit_spread_per_s %.0f (%d usage jobs over %d accounts, 2 worker processes, %.2f s)",
                spread.rate, spreadJobs, spreadAccounts, spread.seconds))
     return ["debit_hot_per_s": hot.rate.rounded(), "debit_spread_per_s": spread.rate.rounded()]
@@ -39,23 +41,20 @@ public func runLedgerBench(databaseURL: String, tallyBinary: String, hotJobs: In
 
 /// One measured run.
 struct LedgerBenchRun {
-    let databaseURL: String
-    let tallyBinary: String
-    let workerQueues: String
-    let prefix: String
+    /// The workers and the queue; its label prefixes the run's users.
+    let drain: BacklogDrain
     let accounts: Int
     let jobs: Int
 
     func measure() async throws -> (rate: Double, seconds: Double) {
-        let c = try Connection.connect(databaseURL, applicationName: "tally-bench")
-        let users = (0..<accounts).map { "\(prefix)-\($0)" }
+        let c = try Connection.connect(drain.databaseURL, applicationName: "tally-bench")
+        let users = (0..<accounts).map { "\(drain.label)-\($0)" }
         try setUpAccounts(users, on: c)
-        try BacklogDrain.pause("default", on: c)
+        try BacklogDrain.pause(drain.queue, on: c)
         let (first, last) = try enqueue(users, on: c)
         // Statistics, as a database in service has them (autovacuum would take a minute).
         try c.execute("ANALYZE jobs, accounts, grants, ledger_entries, ledger_allocations, notifications")
-        let seconds = try await BacklogDrain(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues,
-                                             queue: "default", label: prefix).run(first: first, last: last, jobs: jobs, on: c)
+        let seconds = try await drain.run(first: first, last: last, jobs: jobs, on: c)
         let charged = try c.query("""
             SELECT count(*) AS n FROM jobs
             WHERE id BETWEEN $1 AND $2 AND state = 'completed' AND (result->>'charged')::bigint = 1

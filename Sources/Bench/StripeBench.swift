@@ -21,36 +21,36 @@ public func runStripeBench(databaseURL: String, tallyBinary: String, fixture: UR
                            log: @Sendable (String) -> Void = { print($0) }) async throws -> [String: Double] {
     let template = try JSON.parse(String(contentsOf: fixture, encoding: .utf8))
     let run = Crypto.randomHex(3)
-    let one = try await StripeBenchRun(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues, template: template,
-                                       prefix: "bench-stripe-\(run)-one", users: 1, events: oneUserEvents).measure()
+    func drain(_ label: String) -> BacklogDrain {
+        BacklogDrain(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues, queue: StripeEventJob.queue,
+                     label: "bench-stripe-\(run)-\(label)")
+    }
+    let one = try await StripeBenchRun(drain: drain("one"), template: template, users: 1, events: oneUserEvents).measure()
     log(String(format: "stripe: stripe_backlog_one_user_per_s %.0f (%d top-ups for 1 user, 2 workers --queues %@, %.2f s)",
                one.rate, oneUserEvents, workerQueues, one.seconds))
-    let spread = try await StripeBenchRun(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues, template: template,
-                                          prefix: "bench-stripe-\(run)-spread", users: 100, events: spreadEvents).measure()
+    let spread = try await StripeBenchRun(drain: drain("spread"), template: template, users: 100, events: spreadEvents).measure()
     log(String(format: "stripe: stripe_backlog_100_users_per_s %.0f (%d top-ups over 100 users, 2 workers --queues %@, %.2f s)",
                spread.rate, spreadEvents, workerQueues, spread.seconds))
     return ["stripe_backlog_one_user_per_s": one.rate.rounded(), "stripe_backlog_100_users_per_s": spread.rate.rounded()]
 }
 
 struct StripeBenchRun {
-    let databaseURL: String
-    let tallyBinary: String
-    let workerQueues: String
+    /// The workers and the queue; its label prefixes the run's events and users.
+    let drain: BacklogDrain
     let template: JSON
-    let prefix: String
     let users: Int
     let events: Int
+    var prefix: String { drain.label }
 
     /// 500 credits each (the fixture's `metadata.credits`).
     static let credits: Int64 = 500
 
     func measure() async throws -> (rate: Double, seconds: Double) {
-        let c = try Connection.connect(databaseURL, applicationName: "tally-bench")
-        try BacklogDrain.pause(StripeEventJob.queue, on: c)
+        let c = try Connection.connect(drain.databaseURL, applicationName: "tally-bench")
+        try BacklogDrain.pause(drain.queue, on: c)
         let (first, last) = try store(on: c)
         try c.execute("ANALYZE jobs, stripe_events, accounts, payments, grants")
-        let seconds = try await BacklogDrain(databaseURL: databaseURL, tallyBinary: tallyBinary, workerQueues: workerQueues,
-                                             queue: StripeEventJob.queue, label: prefix).run(first: first, last: last, jobs: events, on: c)
+        let seconds = try await drain.run(first: first, last: last, jobs: events, on: c)
         let processed = try c.query("SELECT count(*) AS n FROM stripe_events WHERE id LIKE $1 AND processed_at IS NOT NULL", ["\(prefix)-%"])
             .first!.int64("n")
         let exact = try c.query("""

@@ -8,15 +8,11 @@ public struct PruneSettings: Sendable, Equatable {
     /// `TALLY_RETENTION_DISCARDED`: discarded jobs.
     public var discarded: TimeInterval
 
-    public static let defaults = PruneSettings(completed: 7 * 86400, discarded: 30 * 86400)
-
-    public init(completed: TimeInterval, discarded: TimeInterval) {
-        self.completed = completed
-        self.discarded = discarded
-    }
+    /// Every setting at its default (no environment).
+    public static let defaults = try! PruneSettings(Environment([:]))  // no setting given: nothing to refuse
 
     public init(_ environment: Environment) throws {
-        completed = try environment.checkedDuration("TALLY_RETENTION_COMPLETED", default: Self.defaults.completed)
-        discarded = try environment.checkedDuration("TALLY_RETENTION_DISCARDED", default: Self.defaults.discarded)
+        completed = try environment.checkedDuration("TALLY_RETENTION_COMPLETED", default: 7 * 86400)
+        discarded = try environment.checkedDuration("TALLY_RETENTION_DISCARDED", default: 30 * 86400)
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import Support
 
 /// The crypto settings (docs/crypto.md, "Configuration"), read once when the registry is built
-/// (a bad value stops the worker at start, naming it). Everything has a default except the outside services' URLs and credentials,
-/// which `BitGo` and `CoinGecko` require when a job needs them.
+/// (a bad value stops the worker at start, naming it). Everything has a default except the
+/// outside services' URLs and credentials, which `BitGo` and `CoinGecko` require when a job
+/// needs them.
 public struct CryptoSettings: Sendable, Equatable {
     /// How long a quote can be paid (DESIGN.md: 30 minutes).
     public var quoteLifetime: TimeInterval
@@ -13,32 +14,21 @@ public struct CryptoSettings: Sendable, Equatable {
     public var confirmations: [Coin: Int]
     public var poll: PollSchedule
 
-    /// Every setting at its default.
-    public static let defaults = CryptoSettings(
-        quoteLifetime: 30 * 60, priceMaxAge: 5 * 60,
-        confirmations: Dictionary(uniqueKeysWithValues: Coin.allCases.map { ($0, $0.defaultConfirmations) }),
-        poll: PollSchedule(first: 60, maximum: 15 * 60, horizon: 24 * 3600, batch: 100))
-
-    public init(quoteLifetime: TimeInterval, priceMaxAge: TimeInterval, confirmations: [Coin: Int], poll: PollSchedule) {
-        self.quoteLifetime = quoteLifetime
-        self.priceMaxAge = priceMaxAge
-        self.confirmations = confirmations
-        self.poll = poll
-    }
+    /// Every setting at its default (no environment).
+    public static let defaults = try! CryptoSettings(Environment([:]))  // no setting given: nothing to refuse
 
     public init(_ environment: Environment) throws {
-        let d = Self.defaults
-        quoteLifetime = try environment.checkedDuration("TALLY_CRYPTO_QUOTE_TTL", default: d.quoteLifetime, minimum: 1)
-        priceMaxAge = try environment.checkedDuration("TALLY_CRYPTO_PRICE_MAX_AGE", default: d.priceMaxAge, minimum: 1)
+        quoteLifetime = try environment.checkedDuration("TALLY_CRYPTO_QUOTE_TTL", default: 30 * 60, minimum: 1)
+        priceMaxAge = try environment.checkedDuration("TALLY_CRYPTO_PRICE_MAX_AGE", default: 5 * 60, minimum: 1)
         var c: [Coin: Int] = [:]
         for coin in Coin.allCases {
             c[coin] = try environment.checkedInt(coin.confirmationsSetting, default: coin.defaultConfirmations, in: 1...10_000)
         }
         confirmations = c
-        poll = PollSchedule(first: try environment.checkedDuration("TALLY_CRYPTO_POLL_FIRST", default: d.poll.first, minimum: 0.001),
-                            maximum: try environment.checkedDuration("TALLY_CRYPTO_POLL_MAX", default: d.poll.maximum, minimum: 0.001),
-                            horizon: try environment.checkedDuration("TALLY_CRYPTO_POLL_HORIZON", default: d.poll.horizon),
-                            batch: try environment.checkedInt("TALLY_CRYPTO_POLL_BATCH", default: d.poll.batch, in: 1...100_000))
+        poll = PollSchedule(first: try environment.checkedDuration("TALLY_CRYPTO_POLL_FIRST", default: 60, minimum: 0.001),
+                            maximum: try environment.checkedDuration("TALLY_CRYPTO_POLL_MAX", default: 15 * 60, minimum: 0.001),
+                            horizon: try environment.checkedDuration("TALLY_CRYPTO_POLL_HORIZON", default: 24 * 3600),
+                            batch: try environment.checkedInt("TALLY_CRYPTO_POLL_BATCH", default: 100, in: 1...100_000))
     }
 
     public func threshold(_ coin: Coin) -> Int { confirmations[coin] ?? coin.defaultConfirmations }

@@ -16,23 +16,14 @@ public struct LedgerSettings: Sendable, Equatable {
     /// `TALLY_ROLLOVER_BATCH`: due accounts per `credits.rollover` batch job.
     public var rolloverBatch: Int
 
-    public static let defaults = LedgerSettings(trialCredits: 5, trialDuration: 14 * 86400, expireBatch: 1000, rolloverCap: nil,
-                                                rolloverBatch: 1000)
-
-    public init(trialCredits: Int64, trialDuration: TimeInterval, expireBatch: Int, rolloverCap: Int64?, rolloverBatch: Int) {
-        self.trialCredits = trialCredits
-        self.trialDuration = trialDuration
-        self.expireBatch = expireBatch
-        self.rolloverCap = rolloverCap
-        self.rolloverBatch = rolloverBatch
-    }
+    /// Every setting at its default (no environment).
+    public static let defaults = try! LedgerSettings(Environment([:]))  // no setting given: nothing to refuse
 
     public init(_ environment: Environment) throws {
-        let d = Self.defaults
-        trialCredits = Int64(try environment.checkedInt("TALLY_TRIAL_CREDITS", default: Int(d.trialCredits), in: 0...1_000_000_000))
-        trialDuration = try environment.checkedDuration("TALLY_TRIAL_DURATION", default: d.trialDuration, minimum: 1)
-        expireBatch = try environment.checkedInt("TALLY_EXPIRE_BATCH", default: d.expireBatch, in: 1...100_000)
+        trialCredits = Int64(try environment.checkedInt("TALLY_TRIAL_CREDITS", default: 5, in: 0...1_000_000_000))
+        trialDuration = try environment.checkedDuration("TALLY_TRIAL_DURATION", default: 14 * 86400, minimum: 1)
+        expireBatch = try environment.checkedInt("TALLY_EXPIRE_BATCH", default: 1000, in: 1...100_000)
         rolloverCap = try environment.checkedInt("TALLY_ROLLOVER_CAP", in: 0...Int(Int32.max)).map(Int64.init)
-        rolloverBatch = try environment.checkedInt("TALLY_ROLLOVER_BATCH", default: d.rolloverBatch, in: 1...100_000)
+        rolloverBatch = try environment.checkedInt("TALLY_ROLLOVER_BATCH", default: 1000, in: 1...100_000)
     }
 }

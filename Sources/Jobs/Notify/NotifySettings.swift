@@ -12,21 +12,13 @@ public struct NotifySettings: Sendable, Equatable {
     /// `TALLY_RETENTION_DELIVERIES`: delivery attempts are pruned after this (`notify.prune`).
     public var deliveryRetention: TimeInterval
 
-    public static let defaults = NotifySettings(endpointDisableAfter: 86400, connectTimeout: 5, totalTimeout: 10,
-                                                deliveryRetention: 30 * 86400)
-
-    public init(endpointDisableAfter: TimeInterval, connectTimeout: TimeInterval, totalTimeout: TimeInterval, deliveryRetention: TimeInterval) {
-        self.endpointDisableAfter = endpointDisableAfter
-        self.connectTimeout = connectTimeout
-        self.totalTimeout = totalTimeout
-        self.deliveryRetention = deliveryRetention
-    }
+    /// Every setting at its default (no environment).
+    public static let defaults = try! NotifySettings(Environment([:]))  // no setting given: nothing to refuse
 
     public init(_ environment: Environment) throws {
-        let d = Self.defaults
-        endpointDisableAfter = try environment.checkedDuration("TALLY_ENDPOINT_DISABLE_AFTER", default: d.endpointDisableAfter, minimum: 1)
-        connectTimeout = try environment.checkedDuration("TALLY_NOTIFY_CONNECT_TIMEOUT", default: d.connectTimeout, minimum: 0.001)
-        totalTimeout = try environment.checkedDuration("TALLY_NOTIFY_TIMEOUT", default: d.totalTimeout, minimum: 0.001)
-        deliveryRetention = try environment.checkedDuration("TALLY_RETENTION_DELIVERIES", default: d.deliveryRetention)
+        endpointDisableAfter = try environment.checkedDuration("TALLY_ENDPOINT_DISABLE_AFTER", default: 86400, minimum: 1)
+        connectTimeout = try environment.checkedDuration("TALLY_NOTIFY_CONNECT_TIMEOUT", default: 5, minimum: 0.001)
+        totalTimeout = try environment.checkedDuration("TALLY_NOTIFY_TIMEOUT", default: 10, minimum: 0.001)
+        deliveryRetention = try environment.checkedDuration("TALLY_RETENTION_DELIVERIES", default: 30 * 86400)
     }
 }

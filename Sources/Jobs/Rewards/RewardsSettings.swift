@@ -10,18 +10,12 @@ public struct RewardsSettings: Sendable, Equatable {
     /// `TALLY_STREAK_MILESTONES` (`3=2,7=5,30=20`).
     public var streakMilestones: [StreakMilestone]
 
-    public static let defaults = RewardsSettings(referralCredits: 10, streakGrace: 3600, streakMilestones: StreakMilestone.defaults)
-
-    public init(referralCredits: Int64, streakGrace: TimeInterval, streakMilestones: [StreakMilestone]) {
-        self.referralCredits = referralCredits
-        self.streakGrace = streakGrace
-        self.streakMilestones = streakMilestones
-    }
+    /// Every setting at its default (no environment).
+    public static let defaults = try! RewardsSettings(Environment([:]))  // no setting given: nothing to refuse
 
     public init(_ environment: Environment) throws {
-        let d = Self.defaults
-        referralCredits = Int64(try environment.checkedInt("TALLY_REFERRAL_CREDITS", default: Int(d.referralCredits), in: 1...1_000_000_000))
-        streakGrace = try environment.checkedDuration("TALLY_STREAK_GRACE", default: d.streakGrace)
+        referralCredits = Int64(try environment.checkedInt("TALLY_REFERRAL_CREDITS", default: 10, in: 1...1_000_000_000))
+        streakGrace = try environment.checkedDuration("TALLY_STREAK_GRACE", default: 3600)
         streakMilestones = try StreakMilestone.configured(environment)
     }
 }

@@ -9,13 +9,10 @@ public struct StripeSettings: Sendable, Equatable {
     /// flagged to operators.
     public var flagAfter: TimeInterval
 
-    public static let defaults = StripeSettings(flagAfter: 86400)
-
-    public init(flagAfter: TimeInterval) {
-        self.flagAfter = flagAfter
-    }
+    /// Every setting at its default (no environment).
+    public static let defaults = try! StripeSettings(Environment([:]))  // no setting given: nothing to refuse
 
     public init(_ environment: Environment) throws {
-        flagAfter = try environment.checkedDuration("TALLY_STRIPE_FLAG_AFTER", default: Self.defaults.flagAfter)
+        flagAfter = try environment.checkedDuration("TALLY_STRIPE_FLAG_AFTER", default: 86400)
     }
 }
