@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobRuntime", "BenchJobs", "Jobs", "Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "JobRuntime", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "Jobs", "JobRuntime", "Queue", "Postgres", "Support", "TestSupport"]),
+        .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "HTTPServer", "Jobs", "JobRuntime", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["Support", "Postgres", "Queue", "TestSupport"]),
     ]
 )

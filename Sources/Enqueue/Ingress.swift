@@ -32,7 +32,7 @@ public final class Ingress: Service {
             waiters: waiters,
             apiKeys: APIKeyCache(pool: pool, refresh: config.apiKeyRefresh),
             rateLimiter: RateLimiter(rate: config.rateLimit, burst: config.rateBurst),
-            metrics: metrics, stripeSecrets: config.stripeSecrets, bitgoSecrets: config.bitgoSecrets)
+            metrics: metrics, stripeSecrets: config.stripeSecrets, bitgoSecrets: config.bitgoSecrets, metricsToken: config.metricsToken)
         self.context = context
         let router = Router(endpoints)
         self.router = router

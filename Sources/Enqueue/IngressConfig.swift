@@ -22,6 +22,8 @@ public struct IngressConfig: Sendable {
     public var rateBurst: Double = 0
     public var stripeSecrets: [String] = []
     public var bitgoSecrets: [String] = []
+    /// `TALLY_METRICS_TOKEN`: `/metrics` also answers a bearer of it (loopback clients always).
+    public var metricsToken: String?
 
     public init(databaseURL: String) { self.databaseURL = databaseURL }
 
@@ -34,6 +36,7 @@ public struct IngressConfig: Sendable {
         try c.server.setListen(env["TALLY_LISTEN"] ?? "127.0.0.1:8080", setting: "TALLY_LISTEN")
         c.server.threads = try positive(env, "TALLY_INGRESS_THREADS", c.server.threads)
         c.server.maxConnections = try positive(env, "TALLY_MAX_CONNECTIONS", c.server.maxConnections)
+        c.server.maxConnectionsPerClient = try positive(env, "TALLY_MAX_CONNECTIONS_PER_CLIENT", c.server.maxConnectionsPerClient)
         c.server.requestTimeout = try seconds(env, "TALLY_REQUEST_TIMEOUT", c.server.requestTimeout)
         c.server.idleTimeout = try seconds(env, "TALLY_IDLE_TIMEOUT", c.server.idleTimeout)
         c.poolSize = try positive(env, "TALLY_INGRESS_DB_POOL", c.poolSize)
@@ -56,6 +59,7 @@ public struct IngressConfig: Sendable {
         }
         c.stripeSecrets = WebhookSignature.secrets(env["STRIPE_WEBHOOK_SECRET"])
         c.bitgoSecrets = WebhookSignature.secrets(env["BITGO_WEBHOOK_SECRET"])
+        c.metricsToken = env["TALLY_METRICS_TOKEN"]
         return c
     }
 

@@ -17,6 +17,8 @@ import Synchronization
 final class EventLoop: @unchecked Sendable {
     let index: Int
     let open: Counter
+    /// Open connections per client address, shared by every loop.
+    let clients: ClientConnections
     private let listenFD: Int32
     private let config: ServerConfig
     private let handler: HTTPServer.Handler
@@ -86,23 +88,27 @@ final class EventLoop: @unchecked Sendable {
         var lingerUntil: UInt64?
         /// The events registered with epoll.
         var interest: UInt32 = 0
+        /// Where it came from (counted in `clients` while open).
+        let peer: PeerAddress?
 
-        init(fd: Int32, id: UInt64, limits: RequestParser.Limits, now: UInt64) {
+        init(fd: Int32, id: UInt64, peer: PeerAddress?, limits: RequestParser.Limits, now: UInt64) {
             self.fd = fd
             self.id = id
+            self.peer = peer
             self.parser = RequestParser(limits: limits)
             self.lastActivity = now
         }
     }
 
     init(index: Int, listenFD: Int32, config: ServerConfig, handler: @escaping HTTPServer.Handler,
-         refused: @escaping @Sendable (Int) -> Void, open: Counter) {
+         refused: @escaping @Sendable (Int) -> Void, open: Counter, clients: ClientConnections) {
         self.index = index
         self.refused = refused
         self.listenFD = listenFD
         self.config = config
         self.handler = handler
         self.open = open
+        self.clients = clients
         var fds: [Int32] = [0, 0]
         precondition(pipe(&fds) == 0, "pipe() failed: errno \(errno)")
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
@@ -330,22 +336,26 @@ final class EventLoop: @unchecked Sendable {
 
     private func acceptAll(now: UInt64) {
         for _ in 0..<256 {
-            let fd = accept(listenFD, nil, nil)
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &length) }
+            }
             if fd < 0 { return }  // EAGAIN: no more for now (or a transient error)
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let peer = PeerAddress.from(storage)
             guard open.tryIncrement(limit: config.maxConnections) else {
-                // Past the cap: a short answer, then close. Never queued, never blocking.
-                let body = #"{"error":"unavailable","message":"too many open connections; retry later"}"#
-                let bytes = HTTPResponse(status: 503, headers: [HTTPHeader(name: "Content-Type", value: "application/json"),
-                                                                HTTPHeader(name: "Retry-After", value: "1")],
-                                         body: Array(body.utf8)).serialized(keepAlive: false)
-                _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                close(fd)
+                Self.refuse(fd, "too many open connections; retry later")
                 continue
             }
-            let c = Conn(fd: fd, id: nextID, limits: config.limits, now: now)
+            if let peer, !clients.tryOpen(peer.text, limit: config.maxConnectionsPerClient) {
+                open.decrement()
+                Self.refuse(fd, "too many open connections from this address (at most \(config.maxConnectionsPerClient)); retry later")
+                continue
+            }
+            let c = Conn(fd: fd, id: nextID, peer: peer, limits: config.limits, now: now)
             nextID += 1
             connections[fd] = c
             c.interest = EPOLLIN.rawValue
@@ -410,7 +420,8 @@ final class EventLoop: @unchecked Sendable {
             queue(c, response.serialized(keepAlive: false))
             refused(f.status)
             flush(c, now: now)
-        case .request(let request, let consumed):
+        case .request(var request, let consumed):
+            request.peer = c.peer
             c.buffer.removeFirst(consumed)
             c.busy = true
             c.requestStarted = nil
@@ -470,5 +481,16 @@ final class EventLoop: @unchecked Sendable {
         connections[c.fd] = nil
         close(c.fd)
         open.decrement()
+        if let peer = c.peer { clients.close(peer.text) }
+    }
+
+    /// Past a connection cap: a short 503, then close. Never queued, never blocking.
+    private static func refuse(_ fd: Int32, _ message: String) {
+        let body = JSON.object(["error": "unavailable", "message": .string(message)]).serialized
+        let bytes = HTTPResponse(status: 503, headers: [HTTPHeader(name: "Content-Type", value: "application/json"),
+                                                        HTTPHeader(name: "Retry-After", value: "1")],
+                                 body: Array(body.utf8)).serialized(keepAlive: false)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        close(fd)
     }
 }

@@ -22,6 +22,8 @@ public struct HTTPRequest: Sendable, Equatable {
     public var body: [UInt8]
     /// HTTP/1.1 without `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`.
     public var keepAlive: Bool
+    /// Where the connection came from (set by the server; nil in tests that build requests).
+    public var peer: PeerAddress?
 
     public init(method: String, path: String, query: String? = nil, headers: [HTTPHeader] = [], body: [UInt8] = [], keepAlive: Bool = true) {
         self.method = method

@@ -35,8 +35,9 @@ public final class HTTPServer: Sendable {
         }
         self.port = port
         let counter = Counter()
+        let clients = ClientConnections()
         loops = sockets.enumerated().map { i, fd in
-            EventLoop(index: i, listenFD: fd, config: config, handler: handler, refused: refused, open: counter)
+            EventLoop(index: i, listenFD: fd, config: config, handler: handler, refused: refused, open: counter, clients: clients)
         }
     }
 

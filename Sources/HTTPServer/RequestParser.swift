@@ -53,6 +53,9 @@ public struct RequestParser: Sendable {
 
     public init(limits: Limits = Limits()) { self.limits = limits }
 
+    /// Empty lines tolerated before a request line.
+    public static let maxLeadingEmptyLines = 8
+
     /// Forgets the request just returned; call before parsing the bytes after it.
     public mutating func reset() {
         scanned = 0
@@ -66,9 +69,16 @@ public struct RequestParser: Sendable {
 
     public mutating func parse(bytes: UnsafeBufferPointer<UInt8>) -> Outcome {
         if head == nil {
-            // Empty lines before a request line are tolerated (RFC 9112, 2.2).
+            // Empty lines before a request line are tolerated (RFC 9112, 2.2: "SHOULD ignore at
+            // least one"), a few of them: without a bound a client could grow the buffer with
+            // CRLFs for the whole request timeout, every read rescanning them.
             var lead = 0
-            while lead + 1 < bytes.count, bytes[lead] == 13, bytes[lead + 1] == 10 { lead += 2 }
+            while lead + 1 < bytes.count, bytes[lead] == 13, bytes[lead + 1] == 10 {
+                lead += 2
+                if lead > 2 * Self.maxLeadingEmptyLines {
+                    return .failure(.bad("more than \(Self.maxLeadingEmptyLines) empty lines before the request line"))
+                }
+            }
             guard let end = findHeadEnd(bytes, from: lead) else {
                 // A head of the largest allowed size may still end with the next bytes
                 // (its CRLFCRLF is not counted): refuse only when it no longer can.

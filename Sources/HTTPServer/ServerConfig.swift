@@ -10,6 +10,8 @@ public struct ServerConfig: Sendable {
     public var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
     /// Open connections across all loops; past it a new connection gets 503 and is closed.
     public var maxConnections: Int = 4096
+    /// Open connections one client address may hold; past it a new one gets 503 and is closed.
+    public var maxConnectionsPerClient: Int = 256
     /// A request (head and body) must arrive whole within this time of its first byte.
     public var requestTimeout: TimeInterval = 10
     /// An idle keep-alive connection is closed after this.

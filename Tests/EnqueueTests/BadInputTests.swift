@@ -1,5 +1,6 @@
-import Enqueue
+@testable import Enqueue
 import Foundation
+import HTTPServer
 import Support
 import TestSupport
 import XCTest
@@ -137,5 +138,42 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(r.status, 503)
         XCTAssertEqual(r.errorCode, "unavailable")
         XCTAssertTrue(c.waitForClose())
+    }
+
+    /// One client address cannot take every connection: past its own cap it gets 503 while
+    /// the total has room, and a connection it closes frees a place.
+    func testPerClientConnectionCapAnswers503() throws {
+        let h = try IngressHarness(environment: ["TALLY_MAX_CONNECTIONS_PER_CLIENT": "2", "TALLY_INGRESS_THREADS": "2"])
+        var a: RawHTTPClient? = try h.client()
+        let b = try h.client()
+        XCTAssertEqual(try a?.request("GET", "/healthz").status, 200)
+        XCTAssertEqual(try b.request("GET", "/healthz").status, 200)
+        let c = try h.client()
+        let r = try c.readResponse()
+        XCTAssertEqual(r.status, 503)
+        XCTAssertTrue(r.text.contains("from this address"), r.text)
+        XCTAssertTrue(c.waitForClose())
+        a = nil  // closes it
+        try waitUntilSync(timeout: 10) {
+            let d = try h.client()
+            return (try? d.request("GET", "/healthz").status) == 200
+        }
+    }
+
+    /// `/metrics`: loopback clients always; others only with the token (decided on the
+    /// connection's own address, never a header).
+    func testMetricsAnswersLoopbackOrABearerOfTheToken() throws {
+        let outside = PeerAddress(text: "203.0.113.7", isLoopback: false)
+        let local = PeerAddress(text: "127.0.0.1", isLoopback: true)
+        XCTAssertTrue(MetricsEndpoint.allows(peer: local, authorization: nil, token: nil))
+        XCTAssertTrue(MetricsEndpoint.allows(peer: local, authorization: nil, token: "s3cret"))
+        XCTAssertFalse(MetricsEndpoint.allows(peer: outside, authorization: nil, token: nil))
+        XCTAssertFalse(MetricsEndpoint.allows(peer: outside, authorization: "Bearer s3cret", token: nil), "no token set: loopback only")
+        XCTAssertFalse(MetricsEndpoint.allows(peer: outside, authorization: "Bearer wrong", token: "s3cret"))
+        XCTAssertFalse(MetricsEndpoint.allows(peer: nil, authorization: nil, token: nil), "an unknown peer is not loopback")
+        XCTAssertTrue(MetricsEndpoint.allows(peer: outside, authorization: "Bearer s3cret", token: "s3cret"))
+        // And through the real server, from 127.0.0.1.
+        let h = try IngressHarness(environment: ["TALLY_METRICS_TOKEN": "s3cret"])
+        XCTAssertEqual(try h.client().request("GET", "/metrics").status, 200)
     }
 }

@@ -80,6 +80,16 @@ final class RequestParserTests: XCTestCase {
         } else {
             XCTFail()
         }
+        // A few: eight are tolerated, a ninth is refused (it could otherwise grow the buffer
+        // for the whole request timeout).
+        let eight = String(repeating: "\r\n", count: RequestParser.maxLeadingEmptyLines)
+        if case .request(let r, _) = outcome(bytes(eight + "GET /y HTTP/1.1\r\nHost: a\r\n\r\n")) {
+            XCTAssertEqual(r.path, "/y")
+        } else {
+            XCTFail("\(RequestParser.maxLeadingEmptyLines) empty lines are tolerated")
+        }
+        XCTAssertEqual(status(eight + "\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n"), 400)
+        XCTAssertEqual(status(String(repeating: "\r\n", count: 1000)), 400, "refused before any request line arrives")
     }
 
     func testExpectContinueIsAskedOnce() {

@@ -45,6 +45,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
                  headers: [HTTPHeader(name: "WWW-Authenticate", value: "Bearer")])
     }
 
+    /// 403: authenticated (or not needed) but not allowed to do this.
+    public static func forbidden(_ message: String) -> APIError {
+        APIError(status: 403, code: "forbidden", message: message)
+    }
+
     /// 400: the request is malformed or a field is missing, of the wrong type or out of range.
     public static func invalid(_ message: String) -> APIError {
         APIError(status: 400, code: "invalid_request", message: message)

@@ -21,9 +21,11 @@ public final class IngressContext: Sendable {
     public let metrics: Metrics
     public let stripeSecrets: [String]
     public let bitgoSecrets: [String]
+    /// `TALLY_METRICS_TOKEN` (nil: `/metrics` answers loopback clients only).
+    public let metricsToken: String?
 
     public init(pool: ConnectionPool, batcher: EnqueueBatcher, waiters: JobWaiters, apiKeys: APIKeyCache, rateLimiter: RateLimiter,
-                metrics: Metrics, stripeSecrets: [String], bitgoSecrets: [String]) {
+                metrics: Metrics, stripeSecrets: [String], bitgoSecrets: [String], metricsToken: String? = nil) {
         self.pool = pool
         self.batcher = batcher
         self.waiters = waiters
@@ -32,6 +34,7 @@ public final class IngressContext: Sendable {
         self.metrics = metrics
         self.stripeSecrets = stripeSecrets
         self.bitgoSecrets = bitgoSecrets
+        self.metricsToken = metricsToken
     }
 
     /// Runs a read on a pooled connection; PostgreSQL down → 503.
