@@ -25,14 +25,25 @@ public enum APIKey {
 /// no database round trip. Keys are reloaded every `refresh` seconds (a revoked key stops
 /// working within that time, 5 s by default); a key not in the cache is looked up once (a key
 /// created a moment ago works at once), and unknown keys are remembered for `refresh` too, so
-/// a flood of bad keys does not reach PostgreSQL.
+/// a flood of bad keys does not reach PostgreSQL. A flood of *distinct* bad keys is bounded
+/// too: at most `missLookupsPerSecond` lookups a second reach the database; past that a key
+/// not in the cache is refused until the next reload finds it (a key created during such a
+/// flood works within `refresh`).
 public final class APIKeyCache: Sendable {
     private struct State {
         var known: [String: Int64] = [:]
         var unknown: [String: Double] = [:]
         var loadedAt: Double = -.infinity
         var loading = false
+        /// Lookups of keys not in the cache during the current second.
+        var missSecond: Double = -.infinity
+        var missLookups = 0
+        /// Every lookup that reached the database (tests read it).
+        var lookups = 0
     }
+
+    /// The most database lookups of uncached keys in one second.
+    static let missLookupsPerSecond = 50
 
     private let pool: ConnectionPool
     private let refresh: Double
@@ -63,6 +74,13 @@ public final class APIKeyCache: Sendable {
             }
             if let id = s.known[hash] { return .hit(id) }
             if let at = s.unknown[hash], now - at < refresh { return .known }
+            if now - s.missSecond >= 1 {
+                s.missSecond = now
+                s.missLookups = 0
+            }
+            guard s.missLookups < Self.missLookupsPerSecond else { return .known }
+            s.missLookups += 1
+            s.lookups += 1
             return .miss
         }
         switch cached {
@@ -93,6 +111,9 @@ public final class APIKeyCache: Sendable {
         guard let found else { throw .unauthorized("unknown or revoked API key") }
         return found
     }
+
+    /// How many lookups of uncached keys reached the database so far.
+    var databaseLookups: Int { state.withLock { $0.lookups } }
 
     /// Replaces the cache with the active keys. On failure the old cache stays (a database
     /// outage must not lock every app out) and the next request tries again.
