@@ -119,7 +119,13 @@ public final class Ingress: Service {
             case .found(let entry, let parameters):
                 route = "\(entry.method) \(entry.pattern)"
                 var keyID: Int64?
-                if entry.access == .apiKey { keyID = try await context.apiKeys.authenticate(http.header("authorization")) }
+                if entry.access == .apiKey {
+                    let key = try await context.apiKeys.authenticate(http.header("authorization"))
+                    guard key.scope.allows(method: http.method) else {
+                        throw .forbidden("this API key is read-only (--scope read): it may only GET")
+                    }
+                    keyID = key.id
+                }
                 response = try await entry.endpoint.handle(EndpointRequest(http: http, parameters: parameters, apiKeyID: keyID), context)
             }
         } catch {

@@ -178,4 +178,27 @@ final class AppAPITests: XCTestCase {
         XCTAssertTrue(text.contains(#"tally_ingress_enqueued_jobs_total{kind="usage.record"} 3"#))
         XCTAssertTrue(text.contains("# TYPE tally_ingress_request_duration_seconds histogram"))
     }
+
+    /// A read-only key (`tally apikey create NAME --scope read`) may GET, nothing else: 403
+    /// `forbidden`, nothing enqueued. Made by the real command.
+    func testAReadOnlyKeyMayOnlyGet() throws {
+        let h = try IngressHarness()
+        let made = try TallyRun.run(["apikey", "create", "dashboard", "--scope", "read", "--json"], environment: ["DATABASE_URL": h.db.url])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let created = try JSON.parse(made.stdout)
+        XCTAssertEqual(created["scope"]?.string, "read")
+        let key = try XCTUnwrap(created["key"]?.string)
+        let auth = ["Authorization": "Bearer \(key)"]
+        XCTAssertEqual(try h.request("GET", "/v1/accounts/u1/balance", headers: auth, auth: false).status, 404, "a GET is allowed (no such account)")
+        let before = try h.jobCount()
+        let refused = try h.request("POST", "/v1/usage", json: #"{"user_id":"u1","agent":"default","units":1,"idempotency_key":"k1"}"#,
+                                    headers: auth, auth: false)
+        XCTAssertEqual(refused.status, 403)
+        XCTAssertEqual(refused.errorCode, "forbidden")
+        XCTAssertEqual(try h.jobCount(), before, "nothing enqueued")
+        let listed = try TallyRun.run(["apikey", "list", "--json"], environment: ["DATABASE_URL": h.db.url])
+        XCTAssertEqual(try JSON.parse(listed.stdout).array?.compactMap { $0["scope"]?.string }.sorted(), ["all", "read"])
+        let bad = try TallyRun.run(["apikey", "create", "x", "--scope", "write"], environment: ["DATABASE_URL": h.db.url])
+        XCTAssertEqual(bad.status, 2)
+    }
 }

@@ -19,7 +19,7 @@ final class IngressHarness: @unchecked Sendable {
     init(environment: [String: String] = [:], database: TestDatabase? = nil) throws {
         db = try database ?? TestDatabase.create()
         apiKey = APIKey.generate()
-        try db.connect().query(IngressQueries.createAPIKey, ["test", APIKey.hash(apiKey), APIKey.displayPrefix(apiKey)])
+        try db.connect().query(IngressQueries.createAPIKey, ["test", APIKey.hash(apiKey), APIKey.displayPrefix(apiKey), "all"])
         var env = ["DATABASE_URL": db.url, "TALLY_LISTEN": "127.0.0.1:0", "STRIPE_WEBHOOK_SECRET": Self.stripeSecret,
                    "BITGO_WEBHOOK_SECRET": Self.bitgoSecret]
         for (k, v) in environment { env[k] = v }

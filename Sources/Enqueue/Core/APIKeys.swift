@@ -31,7 +31,7 @@ public enum APIKey {
 /// flood works within `refresh`).
 public final class APIKeyCache: Sendable {
     private struct State {
-        var known: [String: Int64] = [:]
+        var known: [String: APIKeyIdentity] = [:]
         var unknown: [String: Double] = [:]
         var loadedAt: Double = -.infinity
         var loading = false
@@ -54,9 +54,9 @@ public final class APIKeyCache: Sendable {
         self.refresh = refresh
     }
 
-    /// The key id for an `Authorization` header value; 401 when missing or unknown, 503 when
+    /// The key for an `Authorization` header value; 401 when missing or unknown, 503 when
     /// the key is not cached and PostgreSQL cannot be asked.
-    public func authenticate(_ authorization: String?) async throws(APIError) -> Int64 {
+    public func authenticate(_ authorization: String?) async throws(APIError) -> APIKeyIdentity {
         guard let authorization else { throw .unauthorized("missing Authorization: Bearer <api key> header") }
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
@@ -66,7 +66,7 @@ public final class APIKeyCache: Sendable {
         guard key.hasPrefix(APIKey.prefix), key.utf8.count <= 128 else { throw .unauthorized("unknown or revoked API key") }
         let hash = APIKey.hash(String(key))
         let now = RateLimiter.clock()
-        enum Cached { case hit(Int64), miss, known, reload }
+        enum Cached { case hit(APIKeyIdentity), miss, known, reload }
         let cached = state.withLock { s -> Cached in
             if now - s.loadedAt > refresh && !s.loading {
                 s.loading = true
@@ -94,10 +94,10 @@ public final class APIKeyCache: Sendable {
             break
         }
         let pool = self.pool
-        let found: Int64?
+        let found: APIKeyIdentity?
         do {
             found = try await pool.withConnection { c in
-                try c.query(IngressQueries.apiKeyByHash, [hash]).first?.int64("id")
+                try c.query(IngressQueries.apiKeyByHash, [hash]).first.map(Self.identity)
             }
         } catch {
             throw .unavailable("cannot check the API key: the database is unreachable; retry later")
@@ -112,6 +112,11 @@ public final class APIKeyCache: Sendable {
         return found
     }
 
+    /// A key's row: its id and scope (an unknown scope reads as `read`, the narrower).
+    static func identity(_ row: Row) throws -> APIKeyIdentity {
+        APIKeyIdentity(id: try row.int64("id"), scope: APIKeyScope(rawValue: try row.string("scope")) ?? .read)
+    }
+
     /// How many lookups of uncached keys reached the database so far.
     var databaseLookups: Int { state.withLock { $0.lookups } }
 
@@ -119,9 +124,9 @@ public final class APIKeyCache: Sendable {
     /// outage must not lock every app out) and the next request tries again.
     private func reload() async {
         let pool = self.pool
-        let rows = try? await pool.withConnection { c -> [String: Int64] in
-            var out: [String: Int64] = [:]
-            for row in try c.query(IngressQueries.activeAPIKeys) { out[try row.string("key_hash")] = try row.int64("id") }
+        let rows = try? await pool.withConnection { c -> [String: APIKeyIdentity] in
+            var out: [String: APIKeyIdentity] = [:]
+            for row in try c.query(IngressQueries.activeAPIKeys) { out[try row.string("key_hash")] = try Self.identity(row) }
             return out
         }
         let now = RateLimiter.clock()

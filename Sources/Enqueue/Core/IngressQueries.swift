@@ -14,12 +14,12 @@ public enum IngressQueries {
 
     /// The active API key with this SHA-256 hash.
     static let apiKeyByHash = Query("tally_ingress_api_key", """
-        SELECT id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL
+        SELECT id, scope FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL
         """)
 
     /// Every active key, for the periodic refresh of the in-memory cache.
     static let activeAPIKeys = Query("tally_ingress_api_keys", """
-        SELECT id, key_hash FROM api_keys WHERE revoked_at IS NULL
+        SELECT id, key_hash, scope FROM api_keys WHERE revoked_at IS NULL
         """)
 
     /// A job by idempotency key (the rate-limited path looks for a conflict before refusing).
@@ -42,12 +42,12 @@ extension IngressQueries {
     // MARK: API keys (`tally apikey`, run with DATABASE_URL, never by the ingress role)
 
     public static let createAPIKey = Query("tally_apikey_create", """
-        INSERT INTO api_keys (name, key_hash, key_prefix) VALUES ($1, $2, $3)
-        RETURNING id, name, key_prefix, created_at
+        INSERT INTO api_keys (name, key_hash, key_prefix, scope) VALUES ($1, $2, $3, $4)
+        RETURNING id, name, key_prefix, scope, created_at
         """)
 
     public static let listAPIKeys = Query("tally_apikey_list", """
-        SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys ORDER BY id
+        SELECT id, name, key_prefix, scope, created_at, revoked_at FROM api_keys ORDER BY id
         """)
 
     /// Revokes once; returns the row whether or not it was revoked before.

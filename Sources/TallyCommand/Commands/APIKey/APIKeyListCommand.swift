@@ -14,14 +14,15 @@ struct APIKeyListCommand: Command {
         if context.json {
             context.print(json: .array(try rows.map { r in
                 ["id": .int(try r.int64("id")), "name": .string(try r.string("name")), "prefix": .string(try r.string("key_prefix")),
+                 "scope": .string(try r.string("scope")),
                  "created_at": .string(Timestamp.iso8601(try r.date("created_at"))),
                  "revoked_at": .optional(try r.optDate("revoked_at").map(Timestamp.iso8601))]
             }))
             return 0
         }
-        var table = Table(["id", "name", "prefix", "created", "revoked"])
+        var table = Table(["id", "name", "prefix", "scope", "created", "revoked"])
         for r in rows {
-            table.add([String(try r.int64("id")), try r.string("name"), try r.string("key_prefix") + "…",
+            table.add([String(try r.int64("id")), try r.string("name"), try r.string("key_prefix") + "…", try r.string("scope"),
                        Show.time(try r.date("created_at")), Show.time(try r.optDate("revoked_at"))])
         }
         context.print(table.render())
