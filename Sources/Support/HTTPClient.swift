@@ -22,6 +22,10 @@ import FoundationNetworking
 /// - Errors (`HTTPError`) name the service, method, URL path and status, with the start of the
 ///   answer's body; headers (credentials) and query strings are never logged or put in errors.
 ///
+/// - Redirects are never followed: a 3xx is an answer like any other non-2xx (`HTTPError`), so
+///   a notification endpoint that passed the address check cannot bounce a call to a private
+///   or metadata address (DESIGN.md, "The security model").
+///
 /// FoundationNetworking's URLSession (libcurl underneath) suspends instead of blocking, so
 /// calls are fine from async job code; against a one-write local server it made ~1,500
 /// requests/s (SWIFT-ON-LINUX.md).
@@ -45,7 +49,7 @@ public final class HTTPClient: Sendable {
         configuration.timeoutIntervalForResource = totalTimeout
         configuration.httpMaximumConnectionsPerHost = 8
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
     }
 
     deinit { session.finishTasksAndInvalidate() }
@@ -187,5 +191,16 @@ public final class HTTPClient: Sendable {
             }
         }
         return out
+    }
+}
+
+/// Refuses every redirect (the 3xx comes back as the answer). Only a session-wide delegate does
+/// this on Linux: a task created with a completion handler (what `data(for:)` uses) follows
+/// redirects unless the session has a delegate (checked on Swift 6.3.1: with this delegate a
+/// 302 comes back as 302).
+private final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        completionHandler(nil)
     }
 }

@@ -139,6 +139,40 @@ final class NotifyDeliveryTests: XCTestCase {
         XCTAssertEqual(try db.scalar("SELECT (failing_since IS NULL)::text FROM notify_endpoints WHERE id = $1", [endpoint.id]), "true")
     }
 
+    /// Outside development (`TALLY_ENDPOINTS_ALLOW_PRIVATE` off, the default; ops/test turns it
+    /// on for the fakes on 127.0.0.1): `endpoints add` refuses loopback and private hosts, and a
+    /// delivery to one that got into the table anyway is refused before any call.
+    func testPrivateEndpointsAreRefusedWhenAddedAndWhenDelivered() async throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        let off = ["DATABASE_URL": db.url, "TALLY_ENDPOINTS_ALLOW_PRIVATE": "off"]
+        for url in ["http://127.0.0.1:9/hook", "http://localhost:9/hook", "https://169.254.169.254/latest/meta-data", "http://[::1]:9/",
+                    "http://10.1.2.3/hook", "http://192.168.0.10/hook"] {
+            let run = try TallyRun.run(["endpoints", "add", url], environment: off)
+            XCTAssertEqual(run.status, 1, "\(url): \(run.stdout) \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains("only public addresses"), run.stderr)
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM notify_endpoints"), 0, "nothing was added")
+        let bad = try TallyRun.run(["endpoints", "add", "http://127.0.0.1:9/hook"], environment: ["DATABASE_URL": db.url, "TALLY_ENDPOINTS_ALLOW_PRIVATE": "maybe"])
+        XCTAssertEqual(bad.status, 2, "a bad setting is a usage error: \(bad.stderr)")
+
+        let server = try FakeHTTPServer()
+        defer { server.stop() }
+        server.respond("POST", "/hook", status: 204, body: "")
+        let endpoint = try addEndpoint(server.baseURL + "/hook", db)   // allowed: ops/test's environment
+        try RewardsFixtures.openAccount("u1", on: c)
+        try reward("u1", key: "a", on: c)
+        let job = try db.int("SELECT id FROM jobs WHERE kind = 'notify.deliver'")
+        let worker = try WorkerHarness(db, environment: ["TALLY_ENDPOINTS_ALLOW_PRIVATE": "off", "TALLY_BACKOFF_SCALE": "1000"],
+                                       queues: ["notify": 2], cron: false)
+        try await waitUntil("the first attempt failed") { try db.int("SELECT count(*) FROM notify_deliveries") == 1 }
+        await worker.stop()
+        XCTAssertEqual(server.requests.count, 0, "no call reached the loopback endpoint")
+        let message = try XCTUnwrap(try db.scalar("SELECT error FROM notify_deliveries WHERE endpoint_id = $1", [endpoint.id]))
+        XCTAssertTrue(message.contains("a loopback address"), message)
+        XCTAssertEqual(try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [job]), "retryable")
+    }
+
     func testAnEndpointURLTheClientCannotUseIsDiscardedAfterOneAttempt() async throws {
         let db = try TestDatabase.create()
         let c = try db.connect()

@@ -66,6 +66,9 @@ public struct NotifyDeliverJob: Job {
         var status: Int?
         var failure: String?
         do {
+            // After DNS, every time: a name that resolves to a private or metadata address now
+            // is refused, not called (a failed delivery like any other).
+            if !settings.allowPrivateEndpoints { try await OutboundAddress.check(host: client.host) }
             let response = try await client.exchange(
                 method: "POST", path: client.path, query: client.query, body: body,
                 headers: ["Content-Type": "application/json", "Tally-Signature": signature],
@@ -124,6 +127,8 @@ public struct NotifyDeliverJob: Job {
     /// connections are reused across deliveries), and the path and query of the URL.
     struct EndpointClient {
         let client: HTTPClient
+        /// The URL's host as written (a name, or a numeric address, IPv6 in brackets).
+        let host: String
         let path: String
         let query: [(String, String)]
 
@@ -152,6 +157,6 @@ public struct NotifyDeliverJob: Job {
         }
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         let query = (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }
-        return EndpointClient(client: client, path: path, query: query)
+        return EndpointClient(client: client, host: host, path: path, query: query)
     }
 }

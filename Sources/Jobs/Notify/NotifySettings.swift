@@ -11,6 +11,9 @@ public struct NotifySettings: Sendable, Equatable {
     public var totalTimeout: TimeInterval
     /// `TALLY_RETENTION_DELIVERIES`: delivery attempts are pruned after this (`notify.prune`).
     public var deliveryRetention: TimeInterval
+    /// `TALLY_ENDPOINTS_ALLOW_PRIVATE=on`: endpoints may be loopback or private addresses
+    /// (development and tests); off by default (`OutboundAddress`).
+    public var allowPrivateEndpoints: Bool
 
     /// Every setting at its default (no environment).
     public static let defaults = try! NotifySettings(Environment([:]))  // no setting given: nothing to refuse
@@ -20,5 +23,15 @@ public struct NotifySettings: Sendable, Equatable {
         connectTimeout = try environment.checkedDuration("TALLY_NOTIFY_CONNECT_TIMEOUT", default: 5, minimum: 0.001)
         totalTimeout = try environment.checkedDuration("TALLY_NOTIFY_TIMEOUT", default: 10, minimum: 0.001)
         deliveryRetention = try environment.checkedDuration("TALLY_RETENTION_DELIVERIES", default: 30 * 86400)
+        allowPrivateEndpoints = try Self.allowPrivate(environment)
+    }
+
+    /// `TALLY_ENDPOINTS_ALLOW_PRIVATE`: `on` or `off` (the default).
+    public static func allowPrivate(_ environment: Environment) throws -> Bool {
+        switch environment["TALLY_ENDPOINTS_ALLOW_PRIVATE"]?.lowercased() {
+        case nil, "off": return false
+        case "on": return true
+        case let other?: throw ConfigurationError(setting: "TALLY_ENDPOINTS_ALLOW_PRIVATE", invalid: other, expected: "on or off")
+        }
     }
 }

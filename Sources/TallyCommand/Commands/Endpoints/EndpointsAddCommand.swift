@@ -12,6 +12,8 @@ struct EndpointsAddCommand: Command {
         endpoint) with Tally-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the
         secret>. The secret is printed once, alone on its own line: store it where the receiver
         can read it. docs/rewards-and-notifications.md shows how to verify a signature.
+        A host that is or resolves to a loopback, private, link-local or cloud-metadata address
+        is refused (exit 1), unless TALLY_ENDPOINTS_ALLOW_PRIVATE=on (development, tests).
         """
 
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
@@ -19,6 +21,13 @@ struct EndpointsAddCommand: Command {
         guard url.utf8.count <= 2048, let c = URLComponents(string: url), c.scheme == "http" || c.scheme == "https",
               let host = c.host, !host.isEmpty else {
             throw CommandError.usage("URL must be an http:// or https:// URL with a host, at most 2048 bytes (got \"\(url)\")")
+        }
+        let allowPrivate: Bool
+        do { allowPrivate = try NotifySettings.allowPrivate(context.environment) } catch { throw CommandError.usage("\(error)") }
+        if !allowPrivate {
+            do { try await OutboundAddress.check(host: host) } catch {
+                throw CommandError.failure("refused: \(error)")
+            }
         }
         let secret = TimestampedSignature.newSecret()
         let connection = try context.connect()
