@@ -24,7 +24,7 @@ public final class Ingress: Service {
         let pool = ConnectionPool(url: config.databaseURL, maxConnections: config.poolSize, applicationName: "tally-ingress")
         // The window is configurable: a commit that NOTIFYs holds PostgreSQL's notify lock
         // through its WAL flush, so commits that notify never group.
-        let enqueuer = Enqueuer(pool: pool, debounceWindowNanos: UInt64(config.notifyWindow * 1e9))
+        let enqueuer = Enqueuer(pool: pool, path: .ingressFunction, debounceWindowNanos: UInt64(config.notifyWindow * 1e9))
         let waiters = JobWaiters()
         let context = IngressContext(
             pool: pool,

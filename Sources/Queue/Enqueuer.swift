@@ -8,19 +8,30 @@ import Synchronization
 /// one (the NOTIFY is then delivered at its commit), with idempotency keys and debounced
 /// wake-ups for workers. One per process; thread-safe.
 public final class Enqueuer: Sendable {
+    /// How rows reach the job table.
+    public enum Path: Sendable {
+        /// INSERT, as the owner role (workers, commands, cron).
+        case table
+        /// Through `tally_ingress_enqueue` (sql/0011), the only way the restricted ingress role
+        /// may enqueue: PostgreSQL checks each job's kind, queue, args and key first.
+        case ingressFunction
+    }
+
+    private let path: Path
     private let debouncer: Mutex<NotifyDebouncer>
     /// Sends a trailing NOTIFY for a queue outside any transaction; nil: always notify inline
     /// (one-shot processes such as the command).
     private let trailingSender: (@Sendable (String) -> Void)?
 
-    public init(debounceWindowNanos: UInt64 = 1_000_000, trailingSender: (@Sendable (String) -> Void)? = nil) {
+    public init(path: Path = .table, debounceWindowNanos: UInt64 = 1_000_000, trailingSender: (@Sendable (String) -> Void)? = nil) {
+        self.path = path
         self.debouncer = Mutex(NotifyDebouncer(windowNanos: debounceWindowNanos))
         self.trailingSender = trailingSender
     }
 
     /// An enqueuer whose trailing NOTIFYs go through `pool`.
-    public convenience init(pool: ConnectionPool, debounceWindowNanos: UInt64 = 1_000_000) {
-        self.init(debounceWindowNanos: debounceWindowNanos, trailingSender: { queue in
+    public convenience init(pool: ConnectionPool, path: Path = .table, debounceWindowNanos: UInt64 = 1_000_000) {
+        self.init(path: path, debounceWindowNanos: debounceWindowNanos, trailingSender: { queue in
             Task.detached {
                 _ = try? await pool.withConnection { try JobStore.notify(channel: Channels.jobs, payload: queue, on: $0) }
             }
@@ -55,7 +66,7 @@ public final class Enqueuer: Sendable {
     }
 
     private func insert(_ jobs: [NewJob], notify: Bool, on connection: Connection) throws -> [EnqueueResult] {
-        if jobs.count == 1, let j = jobs.first, j.uniqueKey == nil, !notify {
+        if path == .table, jobs.count == 1, let j = jobs.first, j.uniqueKey == nil, !notify {
             let row = try connection.query(JobQueries.insertPlain, [
                 j.queue, j.kind, j.argsJSON, j.priority, j.maxAttempts, j.runAt, j.notifyOnFinish,
             ]).first
@@ -69,13 +80,13 @@ public final class Enqueuer: Sendable {
         for _ in 0..<3 where !pending.isEmpty {
             let batch = pending.map { jobs[$0] }
             let rows: Rows
-            if batch.count == 1, let j = batch.first {
+            if path == .table, batch.count == 1, let j = batch.first {
                 rows = try connection.query(JobQueries.insertOne, [
                     j.queue, j.kind, j.argsJSON, j.priority, j.maxAttempts, j.runAt, j.uniqueKey,
                     j.uniqueWhileActive, j.notifyOnFinish, notify,
                 ])
             } else {
-                rows = try connection.query(JobQueries.insert, [
+                rows = try connection.query(path == .table ? JobQueries.insert : JobQueries.insertThroughIngressFunction, [
                     batch.map(\.queue), batch.map(\.kind), batch.map(\.argsJSON), batch.map(\.priority),
                     batch.map(\.maxAttempts), batch.map(\.runAt), batch.map(\.uniqueKey),
                     batch.map(\.uniqueWhileActive), batch.map(\.notifyOnFinish), notify,

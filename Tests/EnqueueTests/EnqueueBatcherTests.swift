@@ -26,8 +26,9 @@ final class EnqueueBatcherTests: XCTestCase {
         let held = LockedBox(false)
         let holder = Task { try await pool.withConnection { _ in held.mutate { $0 = true }; gate.wait() } }
         try await waitUntil("the connection is held") { held.value }
-        let (a, b, c) = (try Self.item("evt_first", event: "{}"), try Self.item("evt_bad", event: #"{"x": "\u0000"}"#),
-                         try Self.item("evt_good", event: "{}"))
+        let (a, b, c) = (try Self.item("evt_first", event: #"{"id":"evt_first","type":"t"}"#),
+                         try Self.item("evt_bad", event: #"{"id":"evt_bad","type":"t","x": "\u0000"}"#),
+                         try Self.item("evt_good", event: #"{"id":"evt_good","type":"t"}"#))
         let first = Task { try await batcher.submit(a) }
         try await waitUntil("the first request is taken into a flush") { batcher.flushing == 1 && batcher.queued == 0 }
         let bad = Task { try await batcher.submit(b) }

@@ -1,15 +1,13 @@
 import Postgres
 
 /// Every statement the ingress runs, named (prepared once per connection) and kept together.
-/// The restricted role `tally_ingress` (sql/0003, sql/0005, sql/0010) may run each of them.
+/// The restricted role `tally_ingress` (sql/0003, sql/0005, sql/0010, sql/0011) may run each of them.
 public enum IngressQueries {
-    /// Stores verified Stripe events in the inbox; a redelivered event is skipped.
+    /// Stores verified Stripe events in the inbox; a redelivered event is skipped. Through the
+    /// function of sql/0011, which checks each row goes with its own `stripe.event` job (the
+    /// ingress role has no INSERT on the inbox).
     static let insertStripeEvents = Query("tally_ingress_stripe_events", """
-        INSERT INTO stripe_events (id, type, api_version, created, payload, job_id)
-        SELECT id, type, api_version, to_timestamp(created), payload, job_id
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::bigint[])
-            AS e(id, type, api_version, created, payload, job_id)
-        ON CONFLICT (id) DO NOTHING
+        SELECT tally_ingress_stripe_events($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::bigint[])
         """)
 
     /// The active API key with this SHA-256 hash.

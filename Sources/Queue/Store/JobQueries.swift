@@ -70,6 +70,13 @@ enum JobQueries {
         RETURNING id
         """)
 
+    /// `insert` for the restricted ingress role: the same parameters and answer, through the
+    /// function that checks every job first (sql/0011; it has no INSERT on jobs).
+    static let insertThroughIngressFunction = Query("tally_job_insert_ingress", """
+        SELECT id, unique_key, notified FROM tally_ingress_enqueue($1::text[], $2::text[], $3::jsonb[], $4::smallint[],
+            $5::integer[], $6::timestamptz[], $7::text[], $8::boolean[], $9::boolean[], $10::boolean)
+        """)
+
     /// The jobs holding some idempotency keys (after an insert skipped them).
     static let existingByKeys = Query("tally_job_existing_by_keys", """
         SELECT id, unique_key, kind, args FROM jobs
