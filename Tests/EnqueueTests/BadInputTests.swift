@@ -41,6 +41,7 @@ final class BadInputTests: XCTestCase {
             Case(name: "user_id as a number", raw: usage(#"{"user_id":1,"agent":"default","units":5,"idempotency_key":"k1"}"#), status: 400, code: "invalid_request"),
             Case(name: "user_id with a colon", raw: usage(#"{"user_id":"a:b","agent":"default","units":5,"idempotency_key":"k1"}"#), status: 400, code: "invalid_request"),
             Case(name: "negative units", raw: usage(#"{"user_id":"u1","agent":"default","units":-5,"idempotency_key":"k1"}"#), status: 400, code: "invalid_request"),
+            Case(name: "units above 10^12", raw: usage(#"{"user_id":"u1","agent":"default","units":1000000000001,"idempotency_key":"k1"}"#), status: 400, code: "invalid_request"),
             Case(name: "zero units", raw: usage(#"{"user_id":"u1","agent":"default","units":0,"idempotency_key":"k1"}"#), status: 400, code: "invalid_request"),
             Case(name: "unknown field", raw: usage(#"{"user_id":"u1","agent":"default","units":5,"idempotency_key":"k1","unit":5}"#), status: 400, code: "invalid_request"),
             Case(name: "empty idempotency key", raw: usage(#"{"user_id":"u1","agent":"default","units":5,"idempotency_key":""}"#), status: 400, code: "invalid_request"),

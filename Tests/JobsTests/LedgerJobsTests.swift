@@ -73,11 +73,11 @@ final class LedgerJobsTests: XCTestCase {
         XCTAssertEqual(noAccount.result, ["error": "account_not_found"])
         let noAgent = try await usage("u1", "no-such-agent", 1, "d")
         XCTAssertEqual(noAgent.result, ["error": "unknown_agent"])
-        // units × price past Int64: refused as a result on the first attempt, so a waiting caller learns why.
+        // units × price past Int64 (and so past 10^12): refused as a result on the first attempt, so a waiting caller learns why.
         let tooMany = try await usage("u1", "gpt", Int64.max / 7 + 1, "e")
         XCTAssertEqual(tooMany.state, "completed")
         XCTAssertEqual(tooMany.result, ["error": "invalid_units", "units": .int(Int64.max / 7 + 1), "credits_per_unit": 7,
-                                        "max_units": .int(Int64.max / 7)])
+                                        "max_units": .int(Ledger.maxCredits / 7)])
         XCTAssertEqual(tooMany.errors, [], "no failed attempt")
         // The same caller key again (a job enqueued past its pruned key): charged once, same answer.
         let replay = try await harness.finished(try harness.enqueue(UsageRecordJob.kind,

@@ -76,13 +76,14 @@ public struct Fields: Sendable {
     }
 
     /// A JSON integer (no fraction, no exponent, no string) greater than zero that fits Int64.
-    public mutating func positiveInt64(_ name: String) throws(APIError) -> Int64 {
+    public mutating func positiveInt64(_ name: String, maximum: Int64 = .max) throws(APIError) -> Int64 {
         guard let v = value(name) else { throw .invalid("\(name) is required") }
         guard let text = v.numberText else { throw .invalid("\(name) must be a number") }
         guard let n = Int64(text) else {
             throw .invalid("\(name) must be a whole number that fits in 64 bits, got \(text.prefix(40))")
         }
         guard n > 0 else { throw .invalid("\(name) must be greater than zero, got \(n)") }
+        guard n <= maximum else { throw .invalid("\(name) must be at most \(maximum), got \(n)") }
         return n
     }
 

@@ -182,7 +182,7 @@ public final class IngressContext: Sendable {
         case .insufficientCredits: (402, "the balance does not cover the usage")
         case .accountNotFound: (404, "no account for this user_id; open it with POST /v1/accounts first")
         case .unknownAgent: (404, "no such agent; operators set prices with `tally agents set`")
-        case .invalidUnits: (400, "units × the agent's price is more credits than one charge can hold; send at most max_units per request")
+        case .invalidUnits: (400, "units × the agent's price is more than 10^12 credits, the most one charge may move; send at most max_units per request")
         }
     }
 

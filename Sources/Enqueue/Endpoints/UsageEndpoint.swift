@@ -13,7 +13,8 @@ struct RecordUsageEndpoint: Endpoint {
         var f = try request.fields()
         let userID = try f.userID()
         let agent = try f.name("agent")
-        let units = try f.positiveInt64("units")
+        // No charge may move more than 10^12 credits, so no more units either (at a price of 1).
+        let units = try f.positiveInt64("units", maximum: Ledger.maxCredits)
         let key = try f.idempotencyKey()
         try f.finish()
         return try await context.enqueue(request, UsageRecordJob.self,

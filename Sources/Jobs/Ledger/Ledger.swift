@@ -15,6 +15,24 @@ public enum Ledger {
         case `operator`
     }
 
+    /// The most credits one operation may move: 10^12 (DESIGN.md, "Limits everywhere"). Far
+    /// above any real purchase (a million dollars at a tenth of a cent a credit), and small
+    /// enough that 9 million operations at the limit still fit a 64-bit running total, so no
+    /// input can make the ledger's arithmetic overflow. Grants, debits and clawbacks beyond it
+    /// are refused by the book; the API, the commands, Stripe's metadata and products refuse it
+    /// before that, each with its own message; the database's CHECKs (sql/0013) hold it too.
+    public static let maxCredits: Int64 = 1_000_000_000_000
+
+    /// `maxCredits` as people read it in error messages.
+    public static let maxCreditsText = "10^12 (1000000000000)"
+
+    /// Refuses `amount` credits when it is above `maxCredits`, naming `what` it is.
+    public static func checkCredits(_ amount: Int64, _ what: String) throws {
+        guard amount <= maxCredits else {
+            throw LedgerError.invalid("\(what) is \(amount) credits, more than one operation may move: at most \(maxCreditsText)")
+        }
+    }
+
     /// What `accounts.user_id` accepts: 1 to 256 bytes.
     public static func isValidUserID(_ userID: String) -> Bool { !userID.isEmpty && userID.utf8.count <= 256 }
 

@@ -131,7 +131,9 @@ public final class LedgerBook {
     /// What the user can spend now: remainders of grants not past expiry, less debt.
     public func balance(of userID: String) throws -> Int64 {
         let account = try state(userID)
-        return account.grants.reduce(0) { $1.isExpired(at: now) ? $0 : $0 + $1.remaining } - account.debt
+        var sum: Int64 = 0
+        for g in account.grants where !g.isExpired(at: now) { sum = try Self.add(sum, g.remaining) }
+        return try Self.add(sum, -account.debt)
     }
 
     public func debt(of userID: String) throws -> Int64 { try state(userID).debt }
@@ -152,6 +154,7 @@ public final class LedgerBook {
     @discardableResult
     public func grant(_ g: NewGrant) throws -> LedgerChange? {
         guard g.amount > 0 else { throw LedgerError.invalid("a grant needs a positive amount, got \(g.amount)") }
+        try Ledger.checkCredits(g.amount, "the grant")
         var account = try state(g.userID)
         guard try !isApplied(g.reference) else { return nil }
         if spareGrantIDs.isEmpty { try reserveGrantIDs(1) }
@@ -176,6 +179,7 @@ public final class LedgerBook {
     /// not cover `amount` (which includes any debt).
     public func debit(_ d: Debit) throws -> DebitOutcome {
         guard d.amount >= 0 else { throw LedgerError.invalid("a debit needs an amount of zero or more, got \(d.amount)") }
+        try Ledger.checkCredits(d.amount, "the debit")
         guard var account = accounts[d.userID] else { return .accountNotFound }
         if let previous = try appliedAmount(d.reference) {
             return .duplicate(amount: -previous, balance: try balance(of: d.userID))
@@ -199,10 +203,11 @@ public final class LedgerBook {
     @discardableResult
     public func clawback(_ c: Clawback) throws -> LedgerChange? {
         guard c.amount > 0 else { throw LedgerError.invalid("a clawback needs a positive amount, got \(c.amount)") }
+        try Ledger.checkCredits(c.amount, "the clawback")
         var account = try state(c.userID)
         guard try !isApplied(c.reference) else { return nil }
         let (allocations, left) = spend(c.amount, from: &account, first: c.fromGrant)
-        account.debt += left
+        account.debt = try Self.add(account.debt, left)
         var payload: [String: JSON] = [:]
         if left > 0 { payload["debt"] = .int(account.debt) }
         return try record(&account, amount: -c.amount, kind: c.kind, reference: c.reference, metadata: c.metadata,
@@ -241,7 +246,7 @@ public final class LedgerBook {
         for i in account.grants.indices where w.grantIDs.contains(account.grants[i].id) && account.grants[i].remaining > 0 {
             let take = account.grants[i].remaining
             account.grants[i].remaining = 0
-            total += take
+            total = try Self.add(total, take)
             allocations.append((account.grants[i].id, -take))
         }
         guard total > 0 else { return nil }
@@ -346,7 +351,7 @@ public final class LedgerBook {
                         grantID: Int64? = nil) throws -> LedgerChange {
         guard Self.validKind(kind) else { throw LedgerError.invalid("entry kind \"\(kind)\" must be lowercase letters, digits, _ or . (at most 64)") }
         guard !reference.isEmpty, reference.utf8.count <= 1024 else { throw LedgerError.invalid("a reference must be 1 to 1024 bytes") }
-        account.total += amount
+        account.total = try Self.add(account.total, amount)
         account.touched = true
         for (id, _) in allocations { changedGrantIDs.insert(id) }
         // A grant that reaches zero leaves the list (its final remainder, 0, is written at commit).
@@ -361,6 +366,15 @@ public final class LedgerBook {
                                     notification: notification, payload: payload, createdGrant: grantID, balance: balance))
         return LedgerChange(userID: account.userID, reference: reference, amount: amount, balanceAfter: account.total,
                             balance: balance, debt: account.debt, grantID: grantID)
+    }
+
+    /// `a + b`, or a refusal instead of a trap. With every operation at most
+    /// `Ledger.maxCredits` an account would need millions of them at the limit to get here;
+    /// a trap would kill the worker and its other jobs on every retry, a refusal fails one job.
+    static func add(_ a: Int64, _ b: Int64) throws -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else { throw LedgerError.invalid("the account's credits would pass 64 bits (\(a) + \(b)); an operator must look at it") }
+        return sum
     }
 
     static func validKind(_ kind: String) -> Bool {

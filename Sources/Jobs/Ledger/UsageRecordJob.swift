@@ -8,8 +8,8 @@ import Support
 /// in consumption order, never below zero. Always `completed` (CONTRACTS.md): the result is
 /// `{"charged": N, "balance": N}` or a refusal `{"error": "insufficient_credits", "balance",
 /// "required"}` / `{"error": "account_not_found"}` / `{"error": "unknown_agent"}` /
-/// `{"error": "invalid_units", "units", "credits_per_unit", "max_units"}` (units × price does
-/// not fit in a 64-bit credit amount). The ledger
+/// `{"error": "invalid_units", "units", "credits_per_unit", "max_units"}` (units × price is
+/// more than `Ledger.maxCredits`, 10^12). The ledger
 /// reference is `usage:<user_id>:<idempotency_key>`: a replay charges nothing and answers what
 /// the first charge was.
 ///
@@ -89,11 +89,11 @@ public struct UsageRecordJob: BatchJob {
                 continue
             }
             let (cost, overflow) = a.units.multipliedReportingOverflow(by: price)
-            guard !overflow else {
+            guard !overflow, cost <= Ledger.maxCredits else {
                 // A refusal, not a failed job: the args are well formed, only too large for
                 // this agent's price, and a caller waiting on the job needs to be told why.
                 outcomes[i] = .completed(LedgerRefusal.invalidUnits.result(["units": .int(a.units), "credits_per_unit": .int(price),
-                                                                                 "max_units": .int(Int64.max / price)]))
+                                                                                 "max_units": .int(Ledger.maxCredits / price)]))
                 continue
             }
             let debit = Debit(userID: a.user_id, amount: cost, reference: reference(a), kind: "usage",

@@ -73,7 +73,7 @@ extension StripeEventJob: BatchJob {
         let session = event.object
         guard session["mode"]?.string == "payment", session["payment_status"]?.string == "paid",
               let sessionID = StripeEvent.id(session), let user = checkoutUser(session), Ledger.isValidUserID(user),
-              let credits = try knownCredits(session, on: tx), credits > 0 else { return nil }
+              let credits = try knownCredits(session, on: tx), credits > 0, credits <= Ledger.maxCredits else { return nil }
         return TopupCheckout(event: event, session: sessionID, user: user, credits: credits)
     }
 }

@@ -10,7 +10,12 @@ extension StripeEventJob {
     /// read from the Stripe API (`price.metadata.credits`, or the product with that price id)
     /// times their quantities.
     static func checkoutCredits(_ session: JSON, context: JobContext) async throws -> Int64 {
-        if let known = try await context.pool.withConnection({ try knownCredits(session, on: $0) }) { return known }
+        if let known = try await context.pool.withConnection({ try knownCredits(session, on: $0) }) {
+            guard known <= Ledger.maxCredits else {
+                throw Unresolvable(description: "checkout \(StripeEvent.id(session) ?? "?"): metadata.credits \(known) is more than \(Ledger.maxCreditsText), the most one grant may hold")
+            }
+            return known
+        }
         guard let sessionID = StripeEvent.id(session) else { throw Unresolvable(description: "the checkout session has no id") }
         let client = try stripeClient(context.environment, purpose: "reading checkout \(sessionID)'s line items (it has no metadata.credits)")
         let items: JSON
@@ -32,7 +37,9 @@ extension StripeEventJob {
                 throw Unresolvable(description: "checkout \(sessionID): line item price \(StripeEvent.id(price) ?? "?") has no metadata.credits and no product has that Stripe price; set one with `tally products set NAME --credits N --usd-cents C --stripe-price ID`, then `tally jobs retry` this job")
             }
             let (sum, overflow) = credits.multipliedReportingOverflow(by: quantity)
-            guard !overflow, total <= Int64.max - sum else { throw Unresolvable(description: "checkout \(sessionID): credits overflow") }
+            guard !overflow, sum <= Ledger.maxCredits - total else {
+                throw Unresolvable(description: "checkout \(sessionID): its line items come to more than \(Ledger.maxCreditsText) credits, the most one grant may hold")
+            }
             total += sum
         }
         guard total > 0 else {

@@ -114,7 +114,9 @@ extension StripeEventJob {
         var credits: Int64 = 0
         if grants {
             let (total, overflow) = try subscriptionCredits(price: period.price, on: tx).multipliedReportingOverflow(by: period.quantity)
-            guard !overflow else { throw Unresolvable(description: "invoice \(invoiceID): credits × quantity \(period.quantity) overflows") }
+            guard !overflow, total <= Ledger.maxCredits else {
+                throw Unresolvable(description: "invoice \(invoiceID): credits × quantity \(period.quantity) is more than \(Ledger.maxCreditsText) credits, the most one grant may hold")
+            }
             credits = total
             guard period.end != nil else {
                 throw Unresolvable(description: "invoice \(invoiceID) has no line with a period: cannot tell when its credits expire")

@@ -9,9 +9,7 @@ enum Adjust {
 
     @MainActor static func run(sign: Int64, _ args: Arguments, _ context: CommandContext, command: String) throws -> Int32 {
         let words = try args.expect(["USER", "CREDITS"], command: command)
-        guard let credits = Int64(words[1]), credits > 0 else {
-            throw CommandError.usage("CREDITS must be a positive whole number, got \"\(words[1])\"")
-        }
+        let credits = try Arguments.credits(words[1], "CREDITS", minimum: 1)
         let reason = try args.required("reason", command: command)
         let actor = try args.required("actor", command: command)
         var expires: String?

@@ -11,9 +11,7 @@ struct AgentsSetCommand: Command {
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         let words = try args.expect(["NAME", "CREDITS_PER_UNIT"], command: name)
         guard words[0].utf8.count <= 128, !words[0].isEmpty else { throw CommandError.usage("NAME must be 1 to 128 characters") }
-        guard let price = Int64(words[1]), price >= 0 else {
-            throw CommandError.usage("CREDITS_PER_UNIT must be a whole number of credits, 0 or more, got \"\(words[1])\"")
-        }
+        let price = try Arguments.credits(words[1], "CREDITS_PER_UNIT", minimum: 0)
         do {
             let row = try context.connect().query(LedgerQueries.setAgent, [words[0], price]).first!
             if context.json {

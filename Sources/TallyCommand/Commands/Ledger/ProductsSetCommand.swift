@@ -21,9 +21,7 @@ struct ProductsSetCommand: Command {
 
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         let product = try args.expect(["NAME"], command: name)[0]
-        guard let credits = Int64(try args.required("credits", command: name)), credits > 0 else {
-            throw CommandError.usage("--credits must be a positive whole number")
-        }
+        let credits = try Arguments.credits(try args.required("credits", command: name), "--credits", minimum: 1)
         guard let cents = Int64(try args.required("usd-cents", command: name)), cents >= 0 else {
             throw CommandError.usage("--usd-cents must be a whole number of cents, 0 or more")
         }

@@ -26,13 +26,10 @@ struct RewardsSetCommand: Command {
         guard RewardRule.validAction(action) else {
             throw CommandError.usage("ACTION is 1 to 64 lowercase letters, digits, _ . or -, starting with a letter (got \"\(action)\")")
         }
-        guard let credits = Int64(words[1]), credits >= 0 else {
-            throw CommandError.usage("CREDITS must be a whole number of credits, 0 or more (got \"\(words[1])\")")
-        }
+        let credits = try Arguments.credits(words[1], "CREDITS", minimum: 0)
         var cap: Int64?
         if let text = args.option("daily-cap") {
-            guard let n = Int64(text), n >= 0 else { throw CommandError.usage("--daily-cap must be a whole number, 0 or more (got \"\(text)\")") }
-            cap = n
+            cap = try Arguments.credits(text, "--daily-cap", minimum: 0)
         }
         let connection = try context.connect()
         let exists = try connection.query(RewardsQueries.listRules).contains { (try? $0.string("action")) == action }
