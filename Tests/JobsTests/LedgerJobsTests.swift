@@ -116,11 +116,14 @@ final class LedgerJobsTests: XCTestCase {
     func testCreditsExpireJobWritesOffWhatExpiredAsOfItsDate() async throws {
         let db = try TestDatabase.create()
         let c = try db.connect()
-        let ids = try LedgerFixtures.account("u1", on: c, grants: [(.reward, 4, LedgerFixtures.days(2)), (.trial, 5, LedgerFixtures.days(10)),
-                                                                   (.subscription, 250, LedgerFixtures.days(1))])
-        let harness = try WorkerHarness(db)
+        let clock = LedgerClock(on: c)
+        let ids = try LedgerFixtures.account("u1", on: c, grants: [(.reward, 4, clock.day(2)), (.trial, 5, clock.day(10)),
+                                                                   (.subscription, 250, clock.day(1))])
+        let harness = try WorkerHarness(db, cron: false)   // credits.rollover would settle the subscription grant
         defer { Task { await harness.stop() } }
-        let asOf = Timestamp.iso8601(LedgerFixtures.days(5))
+        // Five days later (as_of may not be in the future): the stored times move back instead.
+        try clock.advance(to: clock.day(5))
+        let asOf = Timestamp.iso8601(clock.stored(clock.day(5)))
         let result = try await harness.finished(try harness.enqueue(CreditsExpireJob.kind, ["as_of": .string(asOf)], queue: "maintenance"))
         XCTAssertEqual(result.result, ["grants": 1, "credits": 4, "accounts": 1], "the reward only: the trial runs longer, subscription grants roll over")
         XCTAssertEqual(try LedgerFixtures.remaining(ids[0], on: c), 0)

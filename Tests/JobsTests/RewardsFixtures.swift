@@ -39,13 +39,13 @@ enum RewardsFixtures {
 }
 
 extension RewardsFixtures {
-    /// Runs a fan-out kind (credits.rollover, credits.expire) as of `asOf`: its planner and
-    /// every batch it enqueued. Returns the planner's result.
-    static func runFanOut(_ db: TestDatabase, kind: String, asOf: Date, env: [String: String] = [:],
+    /// Runs a fan-out kind (credits.rollover, credits.expire) as of `asOf` (nil: the database's
+    /// now): its planner and every batch it enqueued. Returns the planner's result.
+    static func runFanOut(_ db: TestDatabase, kind: String, asOf: Date? = nil, env: [String: String] = [:],
                           file: StaticString = #filePath, line: UInt = #line) async throws -> JSON? {
         let c = try db.connect()
         let worker = try WorkerHarness(db, environment: env, queues: ["maintenance": 2], cron: false)
-        let planner = try worker.enqueue(kind, ["as_of": .string(Timestamp.iso8601(asOf))], queue: "maintenance")
+        let planner = try worker.enqueue(kind, asOf.map { ["as_of": .string(Timestamp.iso8601($0))] } ?? [:], queue: "maintenance")
         try await waitUntil("\(kind) and its batches finish", file: file, line: line) {
             try db.scalar("SELECT state::text FROM jobs WHERE id = $1", [planner]) == "completed"
                 && db.int("SELECT count(*) FROM jobs WHERE kind = $1 AND state NOT IN ('completed', 'discarded', 'cancelled')", [kind]) == 0

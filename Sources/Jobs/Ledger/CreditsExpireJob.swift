@@ -71,7 +71,7 @@ public struct CreditsExpireJob: Job {
     /// Writes off the due grants of up to `limit` accounts in one transaction (the whole job in
     /// one call, for tests and small ledgers); `seen` is how many accounts were due.
     static func expireBatch(asOf: Date?, limit: Int, on tx: Connection) throws -> (seen: Int, grants: Int, credits: Int64, accounts: Set<String>) {
-        let cutoff = asOf ?? Date()
+        let cutoff = try asOf ?? DueGrantFanOut.databaseNow(on: tx)
         let users = try DueGrantFanOut.dueAccounts(sources: sources, asOf: cutoff, after: "", limit: limit, on: tx)
         guard !users.isEmpty else { return (0, 0, 0, []) }
         let book = LedgerBook(tx)

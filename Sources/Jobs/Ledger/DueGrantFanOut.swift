@@ -45,7 +45,14 @@ public struct DueGrantFanOut: Sendable {
 
     /// Runs a job of this kind: plans, or settles its batch with `settle`.
     public func run(_ args: Args, batchSize: Int, context: JobContext, settle: @escaping Settle) async throws -> JobResult {
-        let asOf = try Self.asOf(args.as_of)
+        let requested = try Self.parseAsOf(args.as_of)
+        let databaseNow = try await context.pool.withConnection { try Self.databaseNow(on: $0) }
+        let asOf: Date
+        switch Self.settleTime(requested: requested, databaseNow: databaseNow) {
+        case .at(let date): asOf = date
+        case .wait(let seconds): return .snooze(seconds)
+        case .refused(let reason): throw JobError.permanent("\(kind): \(reason)")
+        }
         guard let through = args.through else {
             guard args.after == nil else { throw JobError.permanent("a \(kind) batch needs both after and through") }
             return try await plan(asOf: asOf, batchSize: max(1, batchSize), context: context, settle: settle)
@@ -68,11 +75,44 @@ public struct DueGrantFanOut: Sendable {
         return result
     }
 
-    /// The time a run settles at: `as_of`, else now.
-    static func asOf(_ text: String?) throws -> Date {
-        guard let text else { return Date() }
+    /// `as_of` as a date; nil when not given.
+    static func parseAsOf(_ text: String?) throws -> Date? {
+        guard let text else { return nil }
         guard let d = Timestamp.parse(text) else { throw JobError.permanent("as_of is not an ISO-8601 time: \(text)") }
         return d
+    }
+
+    /// The database's clock: what expiry is measured against everywhere else (the ledger
+    /// book's `now`), so a worker whose clock is off settles nothing early.
+    static func databaseNow(on c: Connection) throws -> Date {
+        guard let now = try c.query(LedgerQueries.databaseNow).first else { throw JobError.permanent("SELECT now() returned no row") }
+        return try now.date("now")
+    }
+
+    /// When a run settles.
+    enum SettleTime: Equatable {
+        case at(Date)
+        /// Not yet: `as_of` is a little ahead of the database's clock.
+        case wait(TimeInterval)
+        case refused(String)
+    }
+
+    /// How far ahead of the database's clock an `as_of` may be and still be waited for: the
+    /// skew between the clock that stamped a cron run (the scheduling worker's) and the
+    /// database's. Anything later is refused, never settled early.
+    static let clockSkewAllowance: TimeInterval = 60
+
+    /// The time a run settles at (DESIGN.md, "Limits everywhere": `as_of` is never later than
+    /// the database's `now()`): `as_of`, else the database's now. An `as_of` in the future
+    /// would write off grants that have not expired: refused, unless within the clock skew
+    /// allowance, where the job waits until the database's clock reaches it.
+    static func settleTime(requested: Date?, databaseNow: Date) -> SettleTime {
+        guard let requested else { return .at(databaseNow) }
+        let ahead = requested.timeIntervalSince(databaseNow)
+        if ahead <= 0 { return .at(requested) }
+        if ahead <= clockSkewAllowance { return .wait(ahead) }
+        return .refused("as_of \(Timestamp.iso8601(requested)) is later than the database's now() (\(Timestamp.iso8601(databaseNow))): "
+            + "settling as of a future time would write off grants that have not expired; give a time in the past, or none for now")
     }
 
     /// Enqueues the batches for `asOf` and completes the planner, in one transaction. When the

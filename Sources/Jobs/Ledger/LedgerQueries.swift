@@ -120,6 +120,9 @@ public enum LedgerQueries {
         SELECT name, credits_per_unit, updated_at FROM agents ORDER BY name
         """)
 
+    /// The database's clock (the transaction's start when in one).
+    static let databaseNow = Query("ledger_now", "SELECT now() AS now")
+
     public static let setAgent = Query("ledger_set_agent", """
         INSERT INTO agents (name, credits_per_unit) VALUES ($1, $2::bigint)
         ON CONFLICT (name) DO UPDATE SET credits_per_unit = EXCLUDED.credits_per_unit, updated_at = now()
