@@ -88,11 +88,12 @@ final class JobCommandTests: CommandTestCase {
         let bulk = try json("jobs", "retry", "--state", "discarded", "--kind", "bench.noop")
         XCTAssertEqual(bulk["retried"]?.array?.compactMap(\.int64), [a])
 
-        let cancel = try tally("jobs", "cancel", String(a))
+        let cancel = try tally("jobs", "cancel", String(a), env: ["TALLY_ACTOR": "ops@example.com"])
         XCTAssertEqual(cancel.stdout, "cancelled job \(a)\n")
         let again = try tally("jobs", "cancel", String(a), expect: 1)
         XCTAssertEqual(again.stderr, "tally jobs cancel: job \(a) is already cancelled\n")
-        XCTAssertEqual(try db.scalar("SELECT errors->-1->>'message' FROM jobs WHERE id = $1", [a]), "cancelled by an operator")
+        XCTAssertEqual(try db.scalar("SELECT errors->-1->>'message' FROM jobs WHERE id = $1", [a]), "cancelled by ops@example.com",
+                       "the actor of the audit: TALLY_ACTOR here")
     }
 
     func testQueuesAndWorkers() throws {

@@ -18,6 +18,9 @@ protocol Command: Sendable {
     static var flags: Set<String> { get }
     /// Whether it needs DATABASE_URL (all but help do).
     static var needsDatabase: Bool { get }
+    /// An operator action: it takes `--actor A` and `--reason R` and writes an audit row
+    /// (`CommandContext.audit`), action = its name with dots ("jobs retry" → "jobs.retry").
+    static var audited: Bool { get }
 
     /// On the main actor, so a command's blocking libpq calls run on the main thread, never on
     /// Swift's cooperative pool (two threads here). Commands that start services (`worker`,
@@ -30,11 +33,18 @@ extension Command {
     static var options: Set<String> { [] }
     static var flags: Set<String> { [] }
     static var needsDatabase: Bool { true }
+    static var audited: Bool { false }
     static var details: String { "" }
+
+    /// Its options, with `actor` and `reason` when it is audited.
+    static var allOptions: Set<String> { audited ? options.union(["actor", "reason"]) : options }
 
     static var helpText: String {
         var text = "Usage: tally \(name)\(usage.isEmpty ? "" : " " + usage)\n\n\(summary)\n"
         if !details.isEmpty { text += "\n" + details + "\n" }
+        if audited {
+            text += "\nAudited (tally audit list): --actor A names who (default $TALLY_ACTOR, else os:<login>), --reason R says why.\n"
+        }
         text += "\nEvery command takes --json for output scripts can parse, and --help.\n"
         return text
     }

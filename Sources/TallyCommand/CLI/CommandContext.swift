@@ -6,6 +6,8 @@ import Support
 struct CommandContext {
     let environment: Environment
     let json: Bool
+    /// Who does what, for an audited command (nil otherwise).
+    var operatorAction: OperatorAction? = nil
 
     var databaseURL: String {
         // Checked before any command runs (exit 2 without it).

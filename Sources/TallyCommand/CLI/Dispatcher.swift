@@ -30,7 +30,7 @@ enum Dispatcher {
             return 2
         }
         do {
-            let args = try Arguments(words, options: command.options, flags: command.flags, command: command.name)
+            let args = try Arguments(words, options: command.allOptions, flags: command.flags, command: command.name)
             if args.flag("help") {
                 Output.line(command.helpText)
                 return 0
@@ -38,7 +38,8 @@ enum Dispatcher {
             if command.needsDatabase && environment["DATABASE_URL"] == nil {
                 throw CommandError.usage("DATABASE_URL is not set; every command needs it (e.g. postgresql://user@localhost/tally)")
             }
-            let context = CommandContext(environment: environment, json: args.flag("json"))
+            let context = CommandContext(environment: environment, json: args.flag("json"),
+                                         operatorAction: command.audited ? try OperatorAction(command.name, args, environment) : nil)
             return try await command.run(args, context)
         } catch let error as CommandError {
             Output.error("tally \(command.name): \(error.description)")
@@ -100,6 +101,7 @@ enum Dispatcher {
         WorkersCommand.self,
         AccountsShowCommand.self,
         LedgerVerifyCommand.self,
+        AuditListCommand.self,
         GrantCommand.self,
         DebitCommand.self,
         AgentsListCommand.self,

@@ -8,6 +8,7 @@ struct APIKeyCreateCommand: Command {
     static let summary = "Make an API key for an app; it is printed once and stored only hashed"
     static let usage = "NAME [--scope all|read]"
     static let options: Set<String> = ["scope"]
+    static let audited = true
     static let details = """
         Prints the key alone on its own line (with --json: {"id", "name", "key", ...}). Keep it:
         it cannot be shown again. Apps send it as `Authorization: Bearer <key>`.
@@ -24,10 +25,15 @@ struct APIKeyCreateCommand: Command {
         }
         let key = APIKey.generate()
         let connection = try context.connect()
-        guard let row = try connection.query(IngressQueries.createAPIKey, [name, APIKey.hash(key), APIKey.displayPrefix(key), scope.rawValue]).first else {
-            throw CommandError.failure("the key was not stored")
+        let id = try connection.transaction { tx in
+            guard let row = try tx.query(IngressQueries.createAPIKey, [name, APIKey.hash(key), APIKey.displayPrefix(key), scope.rawValue]).first else {
+                throw CommandError.failure("the key was not stored")
+            }
+            let id = try row.int64("id")
+            try context.audit(target: "apikey:\(id)", details: ["name": .string(name), "scope": .string(scope.rawValue),
+                                                              "prefix": .string(APIKey.displayPrefix(key))], on: tx)
+            return id
         }
-        let id = try row.int64("id")
         if context.json {
             context.print(json: ["id": .int(id), "name": .string(name), "key": .string(key), "prefix": .string(APIKey.displayPrefix(key)),
                                 "scope": .string(scope.rawValue)])

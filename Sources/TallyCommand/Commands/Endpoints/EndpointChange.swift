@@ -9,10 +9,14 @@ enum EndpointChange {
         let word = try args.expect(["ID"], command: command)[0]
         guard let id = Int64(word), id > 0 else { throw CommandError.usage("ID is an endpoint id (a positive integer), got \"\(word)\"") }
         let connection = try context.connect()
-        guard let row = try connection.query(query, [id] + params).first else {
-            throw CommandError.failure("no endpoint \(id) (tally endpoints list shows them)")
+        let url = try connection.transaction { tx in
+            guard let row = try tx.query(query, [id] + params).first else {
+                throw CommandError.failure("no endpoint \(id) (tally endpoints list shows them)")
+            }
+            let url = try row.string("url")
+            try context.audit(target: "endpoint:\(id)", details: ["url": .string(url)], on: tx)
+            return url
         }
-        let url = try row.string("url")
         if context.json {
             context.print(json: ["id": .int(id), "url": .string(url), "status": .string(done)])
         } else {

@@ -7,6 +7,7 @@ struct EndpointsAddCommand: Command {
     static let name = "endpoints add"
     static let summary = "Register an endpoint that receives every notification, signed; prints its secret once"
     static let usage = "URL"
+    static let audited = true
     static let details = """
         Every notification written from now on is POSTed to URL (one notify.deliver job per
         endpoint) with Tally-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the
@@ -31,8 +32,12 @@ struct EndpointsAddCommand: Command {
         }
         let secret = TimestampedSignature.newSecret()
         let connection = try context.connect()
-        let row = try connection.query(NotifyQueries.addEndpoint, [url, secret]).first!
-        let id = try row.int64("id")
+        let (row, id) = try connection.transaction { tx in
+            guard let row = try tx.query(NotifyQueries.addEndpoint, [url, secret]).first else { throw CommandError.failure("the endpoint was not stored") }
+            let id = try row.int64("id")
+            try context.audit(target: "endpoint:\(id)", details: ["url": .string(url)], on: tx)
+            return (row, id)
+        }
         if context.json {
             context.print(json: ["id": .int(id), "url": .string(url), "enabled": true, "secret": .string(secret),
                                  "created_at": .string(Timestamp.iso8601(try row.date("created_at")))])

@@ -7,6 +7,7 @@ struct JobsRetryCommand: Command {
     static let summary = "Run jobs again now (discarded, cancelled, retryable or scheduled ones)"
     static let usage = "ID... | --state discarded [--kind K] [--limit N]"
     static let options: Set<String> = ["state", "kind", "limit"]
+    static let audited = true
     static let details = """
         A job out of attempts gets one more. Running jobs are left alone; completed jobs are not
         run again (their effects happened; enqueue a new job instead).
@@ -33,7 +34,12 @@ struct JobsRetryCommand: Command {
         } else if args.option("kind") != nil {
             throw CommandError.usage("--kind goes with --state")
         }
-        let retried = try JobStore.retry(ids, on: connection)
+        let retried = try connection.transaction { tx in
+            let retried = try JobStore.retry(ids, on: tx)
+            try context.audit(target: Self.target(ids), details: ["requested": .int(Int64(ids.count)), "retried": .array(retried.sorted().map { .int($0) }),
+                                                                   "state": .optional(args.option("state")), "kind": .optional(args.option("kind"))], on: tx)
+            return retried
+        }
         let failed = try BulkAnswer.failures(ids, done: retried, on: connection) { state in
             state == "running" ? "is running" : "is \(state); not run again"
         }
@@ -46,4 +52,7 @@ struct JobsRetryCommand: Command {
         }
         return failed.isEmpty ? 0 : 1
     }
+
+    /// The audit's target for some job ids: `jobs:1,2,3`.
+    static func target(_ ids: [Int64]) -> String { "jobs:" + ids.map(String.init).joined(separator: ",") }
 }

@@ -24,7 +24,12 @@ enum Adjust {
         let c = try context.connect()
         let result: JSON
         do {
-            result = try c.transaction { tx in try adjustment.apply(reference: reference, on: tx) }
+            result = try c.transaction { tx in
+                let result = try adjustment.apply(reference: reference, on: tx)
+                try context.audit(target: "user:\(words[0])", details: ["credits": .int(sign * credits), "reference": .string(reference),
+                                                                       "expires_at": .optional(expires), "result": result], reason: reason, on: tx)
+                return result
+            }
         } catch let error as LedgerError {
             throw CommandError.usage(error.description)
         }

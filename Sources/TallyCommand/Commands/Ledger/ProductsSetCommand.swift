@@ -7,6 +7,7 @@ struct ProductsSetCommand: Command {
     static let name = "products set"
     static let summary = "Create or change a product"
     static let usage = "NAME --credits N --usd-cents C [--stripe-price ID] [--monthly | --one-time]"
+    static let audited = true
     static let options: Set<String> = ["credits", "usd-cents", "stripe-price"]
     static let flags: Set<String> = ["monthly", "one-time"]
     static let details = """
@@ -29,7 +30,15 @@ struct ProductsSetCommand: Command {
         let monthly: Bool? = args.flag("monthly") ? true : (args.flag("one-time") ? false : nil)
         let row: Row
         do {
-            row = try context.connect().query(LedgerQueries.setProduct, [product, credits, cents, args.option("stripe-price"), monthly]).first!
+            row = try context.connect().transaction { tx in
+                guard let row = try tx.query(LedgerQueries.setProduct, [product, credits, cents, args.option("stripe-price"), monthly]).first else {
+                    throw CommandError.failure("the product was not stored")
+                }
+                try context.audit(target: "product:\(product)", details: ["credits": .int(credits), "usd_cents": .int(cents),
+                                                                         "stripe_price": .optional(args.option("stripe-price")),
+                                                                         "monthly": monthly.map { JSON.bool($0) } ?? .null], on: tx)
+                return row
+            }
         } catch let error as PostgresError where error.sqlState == "23514" {
             throw CommandError.usage("NAME may use lowercase letters, digits, _ . - (starting with a letter or digit), at most 64")
         } catch let error as PostgresError where error.isUniqueViolation {

@@ -8,6 +8,7 @@ struct PurchasesConfirmCommand: Command {
     static let name = "purchases confirm"
     static let summary = "Confirm a crypto payment by hand (grants the credits; audited)"
     static let usage = "ID --actor A [--note N] [--wait]"
+    static let audited = true
     static let options: Set<String> = ["actor", "note"]
     static let flags: Set<String> = ["wait"]
     static let details = """
@@ -37,7 +38,11 @@ struct PurchasesConfirmCommand: Command {
         let job = NewJob(kind: CryptoConfirmManualJob.kind,
                          args: ["purchase_id": .string(id), "actor": .string(actor), "note": .optional(note)],
                          queue: CryptoConfirmManualJob.queue, uniqueKey: "crypto.confirm_manual:\(id)", uniqueWhileActive: true)
-        let enqueued = try Enqueuer().enqueue(job, on: connection)
+        let enqueued = try connection.transaction { tx in
+            let enqueued = try Enqueuer().enqueue(job, on: tx)
+            try context.audit(target: id, details: ["job_id": .int(enqueued.id)], reason: note ?? args.option("reason"), on: tx)
+            return enqueued
+        }
         guard args.flag("wait") else {
             if context.json {
                 context.print(json: ["job_id": .int(enqueued.id), "purchase_id": .string(id), "inserted": .bool(enqueued.inserted)])

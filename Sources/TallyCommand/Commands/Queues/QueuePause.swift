@@ -9,7 +9,10 @@ enum QueuePause {
         let queue = try args.expect(["QUEUE"], command: command)[0]
         guard !queue.isEmpty, queue.utf8.count <= 128 else { throw CommandError.usage("a queue name is 1 to 128 bytes") }
         let connection = try context.connect()
-        try JobStore.setPaused(queue: queue, paused: paused, on: connection)
+        try connection.transaction { tx in
+            try JobStore.setPaused(queue: queue, paused: paused, on: tx)
+            try context.audit(target: "queue:\(queue)", on: tx)
+        }
         if context.json {
             context.print(json: ["queue": .string(queue), "paused": .bool(paused)])
         } else {

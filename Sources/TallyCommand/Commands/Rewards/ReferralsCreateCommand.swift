@@ -6,6 +6,7 @@ struct ReferralsCreateCommand: Command {
     static let name = "referrals create"
     static let summary = "Create a referral code owned by a user"
     static let usage = "USER [--code CODE] [--max-uses N]"
+    static let audited = true
     static let options: Set<String> = ["code", "max-uses"]
     static let details = """
         Prints the new code alone on its own (last) line. A user who signs up with it (account.open's
@@ -24,7 +25,11 @@ struct ReferralsCreateCommand: Command {
         let connection = try context.connect()
         let code: Referrals.Code
         do {
-            code = try Referrals.create(userID: user, code: args.option("code"), maxUses: maxUses, on: connection)
+            code = try connection.transaction { tx in
+                let code = try Referrals.create(userID: user, code: args.option("code"), maxUses: maxUses, on: tx)
+                try context.audit(target: "user:\(user)", details: ["code": .string(code.code), "max_uses": .int(code.maxUses)], on: tx)
+                return code
+            }
         } catch let error as Referrals.CreateError {
             if case .invalid = error { throw CommandError.usage(error.description) }
             throw CommandError.failure(error.description)

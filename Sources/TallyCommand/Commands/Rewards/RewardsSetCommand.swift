@@ -6,6 +6,7 @@ struct RewardsSetCommand: Command {
     static let name = "rewards set"
     static let summary = "Create or change a reward rule (credits per action, daily cap per user)"
     static let usage = "ACTION CREDITS --daily-cap N [--off]"
+    static let audited = true
     static let options: Set<String> = ["daily-cap"]
     static let flags: Set<String> = ["off"]
     static let details = """
@@ -34,7 +35,14 @@ struct RewardsSetCommand: Command {
         let connection = try context.connect()
         let exists = try connection.query(RewardsQueries.listRules).contains { (try? $0.string("action")) == action }
         if !exists && cap == nil { throw CommandError.usage("--daily-cap is required for a new rule (tally rewards set --help)") }
-        let row = try connection.query(RewardsQueries.setRule, [action, credits, cap, !args.flag("off")]).first!
+        let row = try connection.transaction { tx in
+            guard let row = try tx.query(RewardsQueries.setRule, [action, credits, cap, !args.flag("off")]).first else {
+                throw CommandError.failure("the rule was not stored")
+            }
+            try context.audit(target: "reward:\(action)", details: ["credits": .int(credits), "daily_cap": .optional(cap),
+                                                                   "enabled": .bool(!args.flag("off"))], on: tx)
+            return row
+        }
         let rule = RewardRule(action: try row.string("action"), credits: try row.int64("credits"), dailyCap: try row.int64("daily_cap"),
                               enabled: try row.bool("enabled"))
         if context.json {
