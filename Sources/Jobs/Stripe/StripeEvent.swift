@@ -18,6 +18,20 @@ struct StripeEvent: Sendable {
     /// `data.object`.
     var object: JSON { payload.at("data", "object") ?? .null }
 
+    /// The same inbox event with what Stripe's API says it is (`GET /v1/events/{id}`); nil
+    /// when the answer is not that event.
+    init?(fetched: JSON, inbox: StripeEvent) {
+        guard fetched["id"]?.string == inbox.id, let type = fetched["type"]?.string, !type.isEmpty,
+              let created = Self.time(fetched["created"]), fetched.at("data", "object") != nil else { return nil }
+        id = inbox.id
+        self.type = type
+        self.created = created
+        receivedAt = inbox.receivedAt
+        payload = fetched
+        processedAt = inbox.processedAt
+        flaggedAt = inbox.flaggedAt
+    }
+
     init(row: Row) throws {
         id = try row.string("id")
         type = try row.string("type")

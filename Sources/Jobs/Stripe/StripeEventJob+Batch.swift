@@ -21,7 +21,9 @@ extension StripeEventJob: BatchJob {
     public static var batchLimit: Int { 1000 }
 
     public func runBatch(_ jobs: [BatchItem<Args>], on tx: Connection, context: BatchContext) throws -> [BatchOutcome] {
-        try Self.applyBatch(jobs.map(\.args.event_id), on: tx)
+        // Each event is read from Stripe's API first, which a transaction must never wait for.
+        guard settings.eventSource == .webhook else { return jobs.map { _ in .runAlone } }
+        return try Self.applyBatch(jobs.map(\.args.event_id), on: tx)
     }
 
     /// One outcome per event id, in order.

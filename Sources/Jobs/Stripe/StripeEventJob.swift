@@ -18,7 +18,8 @@ import Support
 ///   (default a day).
 /// - A payment for a user without an account opens the account, without the trial.
 /// - Calls to the Stripe API (`STRIPE_API_BASE`, `STRIPE_SECRET_KEY`) happen before the
-///   transaction, never inside it.
+///   transaction, never inside it. With `STRIPE_EVENT_SOURCE=api` the first is
+///   `GET /v1/events/{id}`: the event applied is Stripe's copy, not the inbox's.
 public struct StripeEventJob: Job {
     public struct Args: Codable, Sendable {
         public let event_id: String
@@ -64,13 +65,14 @@ public struct StripeEventJob: Job {
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
         let eventID = args.event_id
-        guard let event = try await context.pool.withConnection({ c in
+        guard let inboxEvent = try await context.pool.withConnection({ c in
             try c.query(StripeQueries.loadEvent, [eventID]).first.map(StripeEvent.init(row:))
         }) else {
             throw JobError.permanent("no event \(eventID) in stripe_events: the ingress stores each event there before enqueueing its job")
         }
-        if event.processedAt != nil { return .completed(Self.duplicateResult(event)) }
+        if inboxEvent.processedAt != nil { return .completed(Self.duplicateResult(inboxEvent)) }
         do {
+            let event = settings.eventSource == .api ? try await Self.fromStripe(inboxEvent, context: context) : inboxEvent
             let prepared = try await prepare(event, context: context)
             var round = 1
             while true {
@@ -84,13 +86,13 @@ public struct StripeEventJob: Job {
                 }
             }
         } catch let problem as Unresolvable {
-            _ = try? await context.pool.withConnection { try $0.query(StripeQueries.flag, [event.id, problem.description]) }
-            Log.warn("stripe event flagged: cannot be applied", ["event_id": event.id, "type": event.type, "reason": problem.description])
+            _ = try? await context.pool.withConnection { try $0.query(StripeQueries.flag, [eventID, problem.description]) }
+            Log.warn("stripe event flagged: cannot be applied", ["event_id": eventID, "type": inboxEvent.type, "reason": problem.description])
             throw JobError.permanent(problem.description)
         } catch let error as ConfigurationError {
             throw JobError.permanent(error.description)
         } catch let error as LedgerError {
-            throw JobError.permanent("stripe event \(event.id): \(error.description)")
+            throw JobError.permanent("stripe event \(eventID): \(error.description)")
         }
     }
 
@@ -289,6 +291,25 @@ public struct StripeEventJob: Job {
     }
 
     /// The Stripe API client, or a permanent failure naming the missing setting.
+    /// The event as Stripe's API has it (`STRIPE_EVENT_SOURCE=api`). An id Stripe does not
+    /// know, or an answer that is not that event, is `Unresolvable` (flagged: the inbox row did
+    /// not come from Stripe); a failure that may pass (5xx, a timeout) is retried.
+    static func fromStripe(_ inbox: StripeEvent, context: JobContext) async throws -> StripeEvent {
+        let client = try stripeClient(context.environment, purpose: "re-reading event \(inbox.id) (STRIPE_EVENT_SOURCE=api)")
+        let fetched: JSON
+        do {
+            fetched = try await client.getJSON("/v1/events/\(HTTPClient.formEncode(inbox.id))")
+        } catch let error as HTTPError where !error.isRetryable {
+            throw Unresolvable(description: error.status == 404
+                ? "Stripe's API has no event \(inbox.id): the inbox row did not come from Stripe, so it grants nothing (STRIPE_EVENT_SOURCE=api)"
+                : "reading event \(inbox.id) from Stripe's API: \(error)")
+        }
+        guard let event = StripeEvent(fetched: fetched, inbox: inbox) else {
+            throw Unresolvable(description: "Stripe's API answered GET /v1/events/\(inbox.id) with something that is not that event")
+        }
+        return event
+    }
+
     static func stripeClient(_ environment: Environment, purpose: String) throws -> HTTPClient {
         try HTTPClient.fromEnvironment(environment, service: "Stripe", baseSetting: "STRIPE_API_BASE",
                                        defaultBase: "https://api.stripe.com", credentialSetting: "STRIPE_SECRET_KEY", purpose: purpose)
