@@ -5,7 +5,8 @@ import Support
 /// `tally ledger verify`: checks the invariants of DESIGN.md, "The ledger", over the whole
 /// ledger (docs/ledger.md lists them). One set-based query per `Check` (`LedgerQueries`,
 /// "Verification"), all in one REPEATABLE READ READ ONLY transaction: every check sees the same
-/// moment. Sequential scans: run it off-peak on a large ledger.
+/// moment. Sequential scans (0.45 s for 100,000 entries, see `LedgerQueries`): run it off-peak on
+/// a large ledger.
 public enum LedgerVerifier {
     /// What is checked; the raw value names the check in every failure.
     public enum Check: String, CaseIterable, Sendable {
