@@ -36,6 +36,15 @@ public final class TestDatabase: @unchecked Sendable {
         return TestDatabase(name: name)
     }
 
+    /// A fresh database copied from this one, as it is now (nobody may be connected to this
+    /// one: close its connections and stop its workers first). Dropped like any other.
+    public func copy() throws -> TestDatabase {
+        let name = "t_" + Crypto.randomHex(6)
+        let admin = try Connection.connect(TestDatabase.url(for: "postgres"))
+        try admin.execute("CREATE DATABASE \(name) TEMPLATE \(self.name)")
+        return TestDatabase(name: name)
+    }
+
     private init(name: String) {
         self.name = name
         self.url = TestDatabase.url(for: name)

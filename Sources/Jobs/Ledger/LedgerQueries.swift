@@ -220,36 +220,194 @@ public enum LedgerQueries {
         """)
 
     // MARK: Verification (`tally ledger verify`)
+    //
+    // One query per check, each a set-based scan of the whole ledger, all run by
+    // `LedgerVerifier` in one REPEATABLE READ READ ONLY transaction (one snapshot). Each returns
+    // only the rows that fail.
+    //
+    // Measured on a scratch database of 100,000 entries (1,000 accounts of 100 entries: 10,000
+    // grants, 90,000 allocations, 1,000 payments; PostgreSQL 15, ANALYZEd, 2 cores shared with
+    // other work): `tally ledger verify` takes 0.45 s from start to exit, all ten checks. Alone
+    // (EXPLAIN ANALYZE): debt 190 ms, entry_allocations 130 ms, allocation_owner 65 ms,
+    // balance_after 55 ms, account_balance / account_total / grant_remaining / payment_grant
+    // about 20 ms each, grant_payment and purchase_grant under 1 ms. Linear in the ledger's size.
 
-    /// Accounts whose entries do not add up to their grants less debt, or whose running total
-    /// or last balance_after disagrees with the sum of their entries.
-    public static let verifyAccounts = Query("ledger_verify_accounts", """
-        WITH e AS (
-            SELECT user_id, sum(amount) AS total,
-                   (array_agg(balance_after ORDER BY id DESC))[1] AS last_balance_after
-            FROM ledger_entries GROUP BY user_id
-        ), g AS (
-            SELECT user_id, sum(remaining) AS remaining FROM grants GROUP BY user_id
-        )
-        SELECT a.user_id, COALESCE(e.total, 0) AS entries, COALESCE(g.remaining, 0) AS remaining, a.debt,
-               a.entries_total, e.last_balance_after
+    /// account_balance: accounts whose entries do not add up to their grants' remainders less debt.
+    public static let verifyAccountBalance = Query("ledger_verify_account_balance", """
+        WITH e AS (SELECT user_id, sum(amount) AS total FROM ledger_entries GROUP BY user_id),
+             g AS (SELECT user_id, sum(remaining) AS remaining FROM grants GROUP BY user_id)
+        SELECT a.user_id, COALESCE(e.total, 0) AS entries, COALESCE(g.remaining, 0) AS remaining, a.debt
         FROM accounts a
         LEFT JOIN e ON e.user_id = a.user_id
         LEFT JOIN g ON g.user_id = a.user_id
         WHERE COALESCE(e.total, 0) <> COALESCE(g.remaining, 0) - a.debt
-           OR a.entries_total <> COALESCE(e.total, 0)
-           OR e.last_balance_after IS DISTINCT FROM (CASE WHEN e.user_id IS NULL THEN NULL ELSE e.total END)
         ORDER BY a.user_id
         """)
 
-    /// Grants whose remainder is not their amount plus their allocations, or is negative.
-    public static let verifyGrants = Query("ledger_verify_grants", """
+    /// account_total: accounts whose running total (`entries_total`) is not the sum of their entries.
+    public static let verifyAccountTotal = Query("ledger_verify_account_total", """
+        SELECT a.user_id, a.entries_total, COALESCE(e.total, 0) AS entries
+        FROM accounts a
+        LEFT JOIN (SELECT user_id, sum(amount) AS total FROM ledger_entries GROUP BY user_id) e ON e.user_id = a.user_id
+        WHERE a.entries_total <> COALESCE(e.total, 0)
+        ORDER BY a.user_id
+        """)
+
+    /// balance_after: per user in id order, entries whose balance_after is not the previous
+    /// entry's plus their amount (the first: 0 plus its amount), and last entries whose
+    /// balance_after is not the account's `entries_total`.
+    public static let verifyBalanceAfter = Query("ledger_verify_balance_after", """
+        WITH chain AS (
+            SELECT id, user_id, amount, balance_after,
+                   lag(balance_after, 1, 0::bigint) OVER w AS previous,
+                   lead(id) OVER w IS NULL AS last
+            FROM ledger_entries
+            WINDOW w AS (PARTITION BY user_id ORDER BY id)
+        )
+        SELECT c.id, c.user_id, c.amount, c.balance_after, c.previous, c.last, a.entries_total
+        FROM chain c JOIN accounts a ON a.user_id = c.user_id
+        WHERE c.balance_after <> c.previous + c.amount OR (c.last AND c.balance_after <> a.entries_total)
+        ORDER BY c.user_id, c.id
+        """)
+
+    /// grant_remaining: grants whose remainder is not their amount plus their allocations, or
+    /// lies outside [0, amount].
+    public static let verifyGrantRemaining = Query("ledger_verify_grant_remaining", """
         SELECT g.id, g.user_id, g.amount, g.remaining, COALESCE(al.total, 0) AS allocated
         FROM grants g
         LEFT JOIN (SELECT grant_id, sum(amount) AS total FROM ledger_allocations GROUP BY grant_id) al
                ON al.grant_id = g.id
-        WHERE g.remaining <> g.amount + COALESCE(al.total, 0) OR g.remaining < 0
+        WHERE g.remaining <> g.amount + COALESCE(al.total, 0) OR g.remaining < 0 OR g.remaining > g.amount
         ORDER BY g.user_id, g.id
+        """)
+
+    /// entry_allocations: entries whose allocations do not account for their amount. Creating a
+    /// grant is not an allocation (the grant's amount is); allocations are negative.
+    /// - an entry that adds credits (amount > 0) created grants holding exactly its amount, and
+    ///   its only allocations are on those grants (debt repaid from them);
+    /// - an entry that takes credits (amount < 0) created no grant, and its allocations sum to
+    ///   its amount, except an entry of a kind in `$1` (clawbacks), whose allocations may take
+    ///   less (down to nothing): what the grants did not cover became debt.
+    public static let verifyEntryAllocations = Query("ledger_verify_entry_allocations", """
+        WITH al AS (
+            SELECT la.entry_id, sum(la.amount) AS allocated,
+                   COALESCE(sum(la.amount) FILTER (WHERE g.entry_id = la.entry_id), 0) AS own,
+                   count(*) FILTER (WHERE la.amount > 0) AS positive
+            FROM ledger_allocations la JOIN grants g ON g.id = la.grant_id
+            GROUP BY la.entry_id
+        ), created AS (
+            SELECT entry_id, sum(amount) AS amount FROM grants GROUP BY entry_id
+        )
+        SELECT e.id, e.user_id, e.amount, e.kind, e.kind = ANY($1::text[]) AS may_make_debt,
+               COALESCE(c.amount, 0) AS created, COALESCE(al.allocated, 0) AS allocated,
+               COALESCE(al.own, 0) AS own, COALESCE(al.positive, 0) AS positive
+        FROM ledger_entries e
+        LEFT JOIN al ON al.entry_id = e.id
+        LEFT JOIN created c ON c.entry_id = e.id
+        WHERE COALESCE(al.positive, 0) > 0
+           OR (e.amount > 0 AND (COALESCE(c.amount, 0) <> e.amount OR COALESCE(al.allocated, 0) <> COALESCE(al.own, 0)))
+           OR (e.amount < 0 AND (c.entry_id IS NOT NULL
+                                 OR (e.kind = ANY($1::text[]) AND COALESCE(al.allocated, 0) NOT BETWEEN e.amount AND 0)
+                                 OR (e.kind <> ALL($1::text[]) AND COALESCE(al.allocated, 0) <> e.amount)))
+        ORDER BY e.user_id, e.id
+        """)
+
+    /// debt: per user in id order, the debt each entry made or repaid (grants it created plus
+    /// its allocations less its amount) summed: entries after which it would be below zero
+    /// (repaid more than was owed), and last entries after which it is not the account's `debt`
+    /// (accounts without entries: `debt` must be 0).
+    public static let verifyDebt = Query("ledger_verify_debt", """
+        WITH change AS (
+            SELECT e.id, e.user_id, COALESCE(c.amount, 0) + COALESCE(al.allocated, 0) - e.amount AS made
+            FROM ledger_entries e
+            LEFT JOIN (SELECT entry_id, sum(amount) AS allocated FROM ledger_allocations GROUP BY entry_id) al ON al.entry_id = e.id
+            LEFT JOIN (SELECT entry_id, sum(amount) AS amount FROM grants GROUP BY entry_id) c ON c.entry_id = e.id
+        ), running AS (
+            SELECT id, user_id, made, sum(made) OVER w AS debt_after, lead(id) OVER w IS NULL AS last
+            FROM change
+            WINDOW w AS (PARTITION BY user_id ORDER BY id ROWS UNBOUNDED PRECEDING)
+        )
+        SELECT r.id, r.user_id, r.debt_after, r.last, a.debt
+        FROM running r JOIN accounts a ON a.user_id = r.user_id
+        WHERE (r.debt_after < 0 AND r.debt_after - r.made >= 0) OR (r.last AND r.debt_after <> a.debt)
+        UNION ALL
+        SELECT NULL, a.user_id, 0, true, a.debt
+        FROM accounts a
+        WHERE a.debt <> 0 AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.user_id = a.user_id)
+        ORDER BY 2, 1
+        """)
+
+    /// allocation_owner: allocations on a grant of another user than their entry's (`kind`
+    /// allocation), and grants created by another user's entry (`kind` grant).
+    public static let verifyAllocationOwner = Query("ledger_verify_allocation_owner", """
+        SELECT 'allocation' AS kind, e.user_id, la.entry_id, la.grant_id, g.user_id AS other_user
+        FROM ledger_allocations la
+        JOIN ledger_entries e ON e.id = la.entry_id
+        JOIN grants g ON g.id = la.grant_id
+        WHERE g.user_id <> e.user_id
+        UNION ALL
+        SELECT 'grant', g.user_id, g.entry_id, g.id, e.user_id
+        FROM grants g JOIN ledger_entries e ON e.id = g.entry_id
+        WHERE e.user_id <> g.user_id
+        ORDER BY 2, 3, 4
+        """)
+
+    /// payment_grant: payments whose grant is wrong. A paid payment with credits bought exactly
+    /// one grant (`grant_id`): the payment's user's, of its credits, linked back to it
+    /// (`payment_id`), of the source its kind buys (checkout: topup, invoice: subscription), and
+    /// no other grant says it came from the payment except give-backs (entries of a kind in
+    /// `$1`: a won dispute). A failed payment, or one without credits, bought none.
+    public static let verifyPaymentGrant = Query("ledger_verify_payment_grant", """
+        WITH bought AS (
+            SELECT g.payment_id, count(*) AS n
+            FROM grants g JOIN ledger_entries e ON e.id = g.entry_id
+            WHERE g.payment_id IS NOT NULL AND e.kind <> ALL($1::text[])
+            GROUP BY g.payment_id
+        )
+        SELECT p.id, p.user_id, p.kind, p.status, p.credits, p.grant_id, g.id IS NOT NULL AS grant_found,
+               g.user_id AS grant_user, g.amount AS grant_amount, g.source AS grant_source, g.payment_id AS grant_payment,
+               COALESCE(b.n, 0) AS grants
+        FROM payments p
+        LEFT JOIN grants g ON g.id = p.grant_id
+        LEFT JOIN bought b ON b.payment_id = p.id
+        WHERE CASE WHEN p.status = 'paid' AND p.credits > 0
+                   THEN p.grant_id IS NULL OR g.id IS NULL OR g.user_id <> p.user_id OR g.amount <> p.credits
+                        OR g.payment_id IS DISTINCT FROM p.id OR COALESCE(b.n, 0) <> 1
+                        OR g.source <> CASE p.kind WHEN 'checkout' THEN 'topup' ELSE 'subscription' END
+                   ELSE p.grant_id IS NOT NULL OR COALESCE(b.n, 0) <> 0
+              END
+        ORDER BY p.user_id, p.id
+        """)
+
+    /// grant_payment: grants that say they came from a payment (`payment_id`) that does not
+    /// exist, is another user's, or was not paid.
+    public static let verifyGrantPayment = Query("ledger_verify_grant_payment", """
+        SELECT g.id, g.user_id, g.payment_id, p.id IS NOT NULL AS found, p.user_id AS payment_user, p.status
+        FROM grants g LEFT JOIN payments p ON p.id = g.payment_id
+        WHERE g.payment_id IS NOT NULL AND (p.id IS NULL OR p.user_id <> g.user_id OR p.status <> 'paid')
+        ORDER BY g.user_id, g.id
+        """)
+
+    /// purchase_grant: crypto purchases whose grant is wrong. A purchase in a status of `$1`
+    /// (granted: paid, overpaid, and reversed after) has a grant (`grant_id`) that exists, is
+    /// the purchase's user's, holds its credits, is of source `$2` (crypto), was created by the
+    /// entry `$3 || id` (its ledger reference), and is claimed by no other purchase; a purchase
+    /// in any other status has none.
+    public static let verifyPurchaseGrant = Query("ledger_verify_purchase_grant", """
+        WITH claims AS (SELECT grant_id, count(*) AS n FROM crypto_purchases WHERE grant_id IS NOT NULL GROUP BY grant_id)
+        SELECT p.id::text AS id, p.user_id, p.status, p.credits, p.grant_id, g.id IS NOT NULL AS grant_found,
+               g.user_id AS grant_user, g.amount AS grant_amount, g.source AS grant_source, e.reference AS grant_reference,
+               COALESCE(c.n, 0) AS claims
+        FROM crypto_purchases p
+        LEFT JOIN grants g ON g.id = p.grant_id
+        LEFT JOIN ledger_entries e ON e.id = g.entry_id
+        LEFT JOIN claims c ON c.grant_id = p.grant_id
+        WHERE CASE WHEN p.status = ANY($1::text[])
+                   THEN g.id IS NULL OR g.user_id <> p.user_id COLLATE "C" OR g.amount IS DISTINCT FROM p.credits OR g.source <> $2
+                        OR e.reference IS DISTINCT FROM $3 || p.id::text OR c.n <> 1
+                   ELSE p.grant_id IS NOT NULL
+              END
+        ORDER BY p.user_id, p.id
         """)
 
     public static let countAccounts = Query("ledger_count_accounts", "SELECT count(*) AS n FROM accounts")
