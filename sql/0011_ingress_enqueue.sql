@@ -23,7 +23,13 @@ CREATE TABLE ingress_kinds (
     fields     jsonb NOT NULL,
     key_prefix text,               -- NULL: the kind takes no idempotency key
     key_field  text,
-    key_exact  boolean NOT NULL DEFAULT false
+    key_exact  boolean NOT NULL DEFAULT false,
+    -- Made from `fields` below, for the check every enqueue runs: the field names, and the
+    -- types as one jsonpath predicate (one call per job instead of a set-returning function
+    -- per field: the enqueue of a 16-job batch measured 0.88 ms with per-field checks,
+    -- against 0.36 ms for the bare INSERT).
+    names      text[],
+    shape      jsonpath
 );
 
 INSERT INTO ingress_kinds (kind, queue, fields, key_prefix, key_field, key_exact) VALUES
@@ -35,6 +41,37 @@ INSERT INTO ingress_kinds (kind, queue, fields, key_prefix, key_field, key_exact
     ('crypto.check',   'payments', '{"coin": "string", "transfer_id": "string", "wallet": "string?"}', 'crypto.check:', 'coin', false),
     ('crypto.quote',   'payments', '{"purchase_id": "string", "user_id": "string", "product": "string", "coin": "string"}', 'crypto.quote:', 'user_id', false);
 
+UPDATE ingress_kinds k SET
+    names = ARRAY(SELECT jsonb_object_keys(k.fields)),
+    shape = (SELECT string_agg(CASE WHEN right(f.value, 1) = '?'
+                                    THEN format('(!exists($.%1$s) || $.%1$s.type() == "%2$s" || $.%1$s.type() == "null")',
+                                                to_json(f.key)::text, rtrim(f.value, '?'))
+                                    ELSE format('$.%s.type() == "%s"', to_json(f.key)::text, f.value) END, ' && ')
+             FROM jsonb_each_text(k.fields) f)::jsonpath;
+ALTER TABLE ingress_kinds ALTER COLUMN names SET NOT NULL, ALTER COLUMN shape SET NOT NULL;
+
+-- Whether the ingress may enqueue one job: the fast check every batch runs, inlined into the
+-- caller's query (no SET clause, no table: a function with either is not inlined, and the
+-- call per job then cost a third of the enqueue). The slow one,
+-- tally_ingress_refusal below, says why not for a job this one refuses; the two agree (a test
+-- refuses one job of each kind of fault through both).
+CREATE FUNCTION tally_ingress_allows(k ingress_kinds, p_queue text, p_args jsonb, p_run_at timestamptz,
+                                     p_max_attempts integer, p_unique_key text)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT COALESCE(
+        p_queue = k.queue
+        AND jsonb_typeof(p_args) = 'object'
+        AND pg_column_size(p_args) <= 65536
+        AND p_run_at IS NULL
+        AND p_max_attempts BETWEEN 1 AND 100
+        AND (p_args - k.names) = '{}'::jsonb
+        AND jsonb_path_match(p_args, k.shape, '{}', true)
+        AND (p_unique_key IS NULL OR (k.key_prefix IS NOT NULL AND CASE WHEN k.key_exact
+                 THEN p_unique_key = k.key_prefix || (p_args ->> k.key_field)
+                 ELSE starts_with(p_unique_key, k.key_prefix || (p_args ->> k.key_field) || ':') END)),
+        false)
+$$;
+
 -- Why the ingress may not enqueue one job, or NULL when it may.
 CREATE FUNCTION tally_ingress_refusal(p_queue text, p_kind text, p_args jsonb, p_run_at timestamptz,
                                       p_max_attempts integer, p_unique_key text)
@@ -43,7 +80,7 @@ RETURNS text LANGUAGE sql STABLE AS $$
         WHEN k.kind IS NULL THEN 'this kind may not be enqueued by the ingress'
         WHEN p_queue IS DISTINCT FROM k.queue THEN format('its queue is %s, not %s', k.queue, p_queue)
         WHEN jsonb_typeof(p_args) IS DISTINCT FROM 'object' THEN 'args must be a JSON object'
-        WHEN octet_length(p_args::text) > 65536 THEN 'args are larger than 64 KiB'
+        WHEN pg_column_size(p_args) > 65536 THEN 'args are larger than 64 KiB'
         WHEN p_run_at IS NOT NULL THEN 'the ingress does not schedule jobs (no run_at)'
         WHEN p_max_attempts IS NULL OR p_max_attempts NOT BETWEEN 1 AND 100 THEN 'max_attempts must be 1 to 100'
         WHEN bad.why IS NOT NULL THEN bad.why
@@ -84,15 +121,21 @@ LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
     refused text;
 BEGIN
-    SELECT format('job %s of the batch (%s): %s', t.n, t.kind, r.why) INTO refused
-    FROM unnest(p_queue, p_kind, p_args, p_run_at, p_max_attempts, p_unique_key) WITH ORDINALITY
-         AS t(queue, kind, args, run_at, max_attempts, unique_key, n)
-    CROSS JOIN LATERAL (SELECT tally_ingress_refusal(t.queue, t.kind, t.args, t.run_at, t.max_attempts, t.unique_key) AS why) r
-    WHERE r.why IS NOT NULL
-    ORDER BY t.n
-    LIMIT 1;
-    IF refused IS NOT NULL THEN
-        RAISE EXCEPTION 'the ingress may not enqueue %', refused USING ERRCODE = '42501';
+    IF EXISTS (
+        SELECT 1 FROM unnest(p_queue, p_kind, p_args, p_run_at, p_max_attempts, p_unique_key)
+             AS t(queue, kind, args, run_at, max_attempts, unique_key)
+        LEFT JOIN ingress_kinds k ON k.kind = t.kind
+        WHERE k.kind IS NULL OR NOT tally_ingress_allows(k, t.queue, t.args, t.run_at, t.max_attempts, t.unique_key)
+    ) THEN
+        SELECT format('job %s of the batch (%s): %s', t.n, t.kind, r.why) INTO refused
+        FROM unnest(p_queue, p_kind, p_args, p_run_at, p_max_attempts, p_unique_key) WITH ORDINALITY
+             AS t(queue, kind, args, run_at, max_attempts, unique_key, n)
+        CROSS JOIN LATERAL (SELECT tally_ingress_refusal(t.queue, t.kind, t.args, t.run_at, t.max_attempts, t.unique_key) AS why) r
+        WHERE r.why IS NOT NULL
+        ORDER BY t.n
+        LIMIT 1;
+        RAISE EXCEPTION 'the ingress may not enqueue %', COALESCE(refused, 'a job of the batch (the checks disagree: a bug)')
+            USING ERRCODE = '42501';
     END IF;
     RETURN QUERY
         WITH input AS (
@@ -158,6 +201,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION tally_ingress_refusal(text, text, jsonb, timestamptz, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tally_ingress_allows(ingress_kinds, text, jsonb, timestamptz, integer, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION tally_ingress_enqueue(text[], text[], jsonb[], smallint[], integer[], timestamptz[], text[], boolean[], boolean[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION tally_ingress_stripe_events(text[], text[], text[], bigint[], jsonb[], bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tally_ingress_enqueue(text[], text[], jsonb[], smallint[], integer[], timestamptz[], text[], boolean[], boolean[], boolean) TO tally_ingress;
