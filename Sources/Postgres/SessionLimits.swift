@@ -78,7 +78,7 @@ public struct SessionLimits: Sendable, Equatable {
         let environment = ProcessInfo.processInfo.environment
         return wanted.filter { keyword, _ in
             guard let envvar = known[keyword] else { return false }
-            return envvar.map { environment[$0] == nil } ?? true
+            return envvar.isEmpty || environment[envvar] == nil
         }
     }
 
@@ -141,14 +141,14 @@ public struct SessionLimits: Sendable, Equatable {
         return names
     }
 
-    /// The keywords this libpq knows, each with its environment variable (nil: none).
-    static let knownKeywords: [String: String?] = {
-        var out: [String: String?] = [:]
+    /// The keywords this libpq knows, each with its environment variable ("" when it has none).
+    static let knownKeywords: [String: String] = {
+        var out: [String: String] = [:]
         guard let defaults = PQconndefaults() else { return out }
         defer { PQconninfoFree(defaults) }
         var option = defaults
         while let keyword = option.pointee.keyword {
-            out[String(cString: keyword)] = option.pointee.envvar.map { String(cString: $0) }
+            out[String(cString: keyword)] = option.pointee.envvar.map { String(cString: $0) } ?? ""
             option += 1
         }
         return out
