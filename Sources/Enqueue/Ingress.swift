@@ -21,7 +21,8 @@ public final class Ingress: Service {
     public init(config: IngressConfig, endpoints: [any Endpoint] = Routes.all) throws {
         self.config = config
         let metrics = Metrics()
-        let pool = ConnectionPool(url: config.databaseURL, maxConnections: config.poolSize, applicationName: "tally-ingress")
+        let pool = ConnectionPool(url: config.databaseURL, maxConnections: config.poolSize, applicationName: "tally-ingress",
+                                  limits: config.sessionLimits)
         // The window is configurable: a commit that NOTIFYs holds PostgreSQL's notify lock
         // through its WAL flush, so commits that notify never group.
         let enqueuer = Enqueuer(pool: pool, path: .ingressFunction, debounceWindowNanos: UInt64(config.notifyWindow * 1e9))
@@ -36,7 +37,7 @@ public final class Ingress: Service {
         self.context = context
         let router = Router(endpoints)
         self.router = router
-        listener = Listener(url: config.databaseURL, channels: [Channels.jobFinished],
+        listener = Listener(url: config.databaseURL, channels: [Channels.jobFinished], limits: config.sessionLimits,
                             onConnect: { waiters.wakeAll() }, onNotification: { waiters.notified($0.payload) })
         server = try HTTPServer(config: config.server, handler: { request in
             await Ingress.respond(to: request, router: router, context: context)

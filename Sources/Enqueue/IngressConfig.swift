@@ -24,6 +24,8 @@ public struct IngressConfig: Sendable {
     public var bitgoSecrets: [String] = []
     /// `TALLY_METRICS_TOKEN`: `/metrics` also answers a bearer of it (loopback clients always).
     public var metricsToken: String?
+    /// `TALLY_DB_STATEMENT_TIMEOUT` and the other limits of every database session.
+    public var sessionLimits = SessionLimits.defaults
 
     public init(databaseURL: String) { self.databaseURL = databaseURL }
 
@@ -60,6 +62,7 @@ public struct IngressConfig: Sendable {
         c.stripeSecrets = WebhookSignature.secrets(env["STRIPE_WEBHOOK_SECRET"])
         c.bitgoSecrets = WebhookSignature.secrets(env["BITGO_WEBHOOK_SECRET"])
         c.metricsToken = env["TALLY_METRICS_TOKEN"]
+        c.sessionLimits = try SessionLimits(environment: env)
         return c
     }
 

@@ -13,7 +13,10 @@ import Support
 ///
 /// `@unchecked Sendable`: the `PGconn` is not thread-safe, and is only touched by one thread at
 /// a time. The pool hands a connection to one borrower, whose closure runs on the connection's
-/// serial `queue`; code that creates a connection directly owns it alone.
+/// serial `queue`; code that creates a connection directly owns it alone. The two exceptions,
+/// `requestCancel()` and `abort()`, are meant for other threads and touch no `PGconn` state:
+/// the first uses the `PGcancel` object made at connect time (libpq documents `PQcancel` as
+/// thread-safe), the second a duplicate of the socket owned by this object (see `abortSocket`).
 public final class Connection: @unchecked Sendable {
     let handle: OpaquePointer
     /// Names of statements prepared on this connection.
@@ -21,14 +24,28 @@ public final class Connection: @unchecked Sendable {
     /// The serial queue the pool runs borrowers' closures on.
     let queue: DispatchQueue
     public let url: String
+    /// For `requestCancel()`: made once, right after connecting, on the connecting thread.
+    private let cancelHandle: OpaquePointer?
+    /// A `dup` of the connection's socket, for `abort()`. libpq closes its own descriptor when
+    /// the connection breaks, and the number may then be reused by another socket; this one
+    /// stays open until `deinit`, so shutting it down can never hit anything but this connection.
+    private let abortSocket: Int32
 
     private init(handle: OpaquePointer, url: String) {
         self.handle = handle
         self.url = url
         self.queue = DispatchQueue(label: "tally.postgres.connection")
+        self.cancelHandle = PQgetCancel(handle)
+        self.serverProcessID = PQbackendPID(handle)
+        let socket = PQsocket(handle)
+        self.abortSocket = socket >= 0 ? dup(socket) : -1
     }
 
-    deinit { PQfinish(handle) }
+    deinit {
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        PQfinish(handle)
+        if abortSocket >= 0 { close(abortSocket) }
+    }
 
     /// How long a connection attempt may take, in seconds, unless the URL's `connect_timeout`
     /// or `PGCONNECT_TIMEOUT` says otherwise. libpq's own default is to wait for ever, and a
@@ -39,17 +56,34 @@ public final class Connection: @unchecked Sendable {
     /// Connects to `url` (a `postgresql://` URL or a libpq key=value string). Blocks, at most
     /// `defaultConnectTimeout` seconds per host unless the URL says otherwise.
     /// `settings` are session settings (name → value) applied right after connecting.
-    public static func connect(_ url: String, applicationName: String = "tally", settings: [String: String] = [:]) throws -> Connection {
-        // The URL comes last so that what it says wins over the default (libpq keeps the last
-        // value of a repeated keyword); the environment's PGCONNECT_TIMEOUT only fills in what
-        // is not given, so the default is left out when it is set.
+    /// `limits`: the session's timeouts and TCP keepalives (see `SessionLimits`); what the URL
+    /// itself sets wins.
+    public static func connect(_ url: String, applicationName: String = "tally", settings: [String: String] = [:],
+                               limits: SessionLimits = .defaults) throws -> Connection {
+        // The URL comes after the defaults so that what it says wins over them (libpq keeps the
+        // last value of a repeated keyword); the environment's PGCONNECT_TIMEOUT only fills in
+        // what is not given, so the default is left out when it is set.
         var keywords: [String?] = [], values: [String?] = []
         if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
             keywords.append("connect_timeout")
             values.append(String(defaultConnectTimeout))
         }
-        keywords += ["dbname", nil]
-        values += [url, nil]
+        for (keyword, value) in limits.keepaliveParameters() {
+            keywords.append(keyword)
+            values.append(value)
+        }
+        keywords.append("dbname")
+        values.append(url)
+        // `options` is one keyword holding every -c: it comes after the URL and carries the
+        // URL's own options (or PGOPTIONS), with the limits they do not set added in front.
+        let given = SessionLimits.parameters(of: url)
+        let existing = given?["options"] ?? ProcessInfo.processInfo.environment["PGOPTIONS"]
+        if let options = limits.startupOptions(existing: existing) {
+            keywords.append("options")
+            values.append(options)
+        }
+        keywords.append(nil)
+        values.append(nil)
         let opened = withCStrings(keywords) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
         guard let handle = opened else {
             throw PostgresError(kind: .connection, message: "could not allocate a PostgreSQL connection")
@@ -88,7 +122,44 @@ public final class Connection: @unchecked Sendable {
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
     }
 
-    public var serverProcessID: Int32 { PQbackendPID(handle) }
+    /// The server process serving this connection (read once at connect time, so other
+    /// threads may read it too).
+    public let serverProcessID: Int32
+
+    /// The value libpq uses for a connection parameter (`keepalives_idle`, `options`, …), as
+    /// `PQconninfo` reports it; nil when unset or unknown.
+    public func connectionOption(_ keyword: String) -> String? {
+        guard let info = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(info) }
+        var option = info
+        while let k = option.pointee.keyword {
+            if String(cString: k) == keyword { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
+    }
+
+    // MARK: Cancelling from another thread
+
+    /// Asks the server to cancel what this connection is running (`PQcancel`): the statement
+    /// then fails with SQLSTATE 57014 and the connection stays usable; when nothing runs, the
+    /// request does nothing. Safe from any thread while the owner is inside a call, but it
+    /// blocks (it opens a connection to the server and waits for it to close): never call it
+    /// on Swift's cooperative pool. Returns false when the request could not be sent.
+    @discardableResult
+    public func requestCancel() -> Bool {
+        guard let cancelHandle else { return false }
+        var buffer = [CChar](repeating: 0, count: 256)
+        return PQcancel(cancelHandle, &buffer, Int32(buffer.count)) == 1
+    }
+
+    /// Cuts the connection at once (`shutdown` of its socket): a call blocked on it returns
+    /// with a connection error and the connection is broken for good. For a server that does
+    /// not answer even a cancel request (stopped, or behind a network that drops everything).
+    /// Safe from any thread; does not block.
+    public func abort() {
+        if abortSocket >= 0 { _ = shutdown(abortSocket, Int32(SHUT_RDWR)) }
+    }
 
     // MARK: Queries
 

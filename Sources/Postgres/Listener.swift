@@ -13,6 +13,7 @@ import Synchronization
 public final class Listener: Sendable {
     public let channels: [String]
     private let url: String
+    private let limits: SessionLimits
     private let onNotification: @Sendable (PostgresNotification) -> Void
     private let onConnect: @Sendable () -> Void
     private let wakePipe: (read: Int32, write: Int32)
@@ -24,13 +25,16 @@ public final class Listener: Sendable {
     ///   - channels: channel names (lowercase letters, digits and `_`); constants of the code.
     ///   - onNotification: called on the listener's thread; keep it short.
     ///   - onConnect: called on the listener's thread after every (re)connection.
-    public init(url: String, channels: [String], onConnect: @escaping @Sendable () -> Void = {},
+    ///   - limits: the session's timeouts and keepalives (`SessionLimits`); the keepalives are
+    ///     what notices a LISTEN connection the network dropped without a word.
+    public init(url: String, channels: [String], limits: SessionLimits = .defaults, onConnect: @escaping @Sendable () -> Void = {},
                 onNotification: @escaping @Sendable (PostgresNotification) -> Void) {
         for c in channels {
             precondition(!c.isEmpty && c.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 },
                          "channel names are code constants: [a-z0-9_]+")
         }
         self.url = url
+        self.limits = limits
         self.channels = channels
         self.onNotification = onNotification
         self.onConnect = onConnect
@@ -78,7 +82,7 @@ public final class Listener: Sendable {
         var backoff = 0.1
         while !stopped.load(ordering: .acquiring) {
             do {
-                let connection = try Connection.connect(url, applicationName: "tally-listener")
+                let connection = try Connection.connect(url, applicationName: "tally-listener", limits: limits)
                 for channel in channels { try connection.execute("LISTEN \(channel)") }
                 connected.store(true, ordering: .releasing)
                 backoff = 0.1

@@ -34,6 +34,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
 
     public var isUniqueViolation: Bool { sqlState == "23505" }
     public var isSerializationFailure: Bool { sqlState == "40001" || sqlState == "40P01" }
+    /// A lock was not granted in time (`lock_timeout`, or `NOWAIT`): the statement failed and
+    /// its transaction is aborted, because of what another session holds, not of what it asked.
+    public var isLockTimeout: Bool { sqlState == "55P03" }
     /// The server refused the values themselves (class 22, data exception: a `\\u0000` in
     /// jsonb, a number out of range; class 23, a constraint; class 54, a limit such as a jsonb
     /// too large): sending the same row again fails again, while its neighbours in a batch

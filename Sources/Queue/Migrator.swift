@@ -71,7 +71,12 @@ public struct Migrator: Sendable {
     /// Applies what is missing. Blocks while another migrate holds the lock.
     @discardableResult
     public func migrate(_ connection: Connection) throws -> Report {
-        try connection.query("SELECT pg_advisory_lock($1::bigint)", [Migrator.lockKey])
+        // Waiting for another migrate, which may be running a long migration, blocks nobody
+        // else: neither the session's lock_timeout nor its statement_timeout applies to it.
+        try connection.transaction { tx in
+            try tx.execute("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0")
+            try tx.query("SELECT pg_advisory_lock($1::bigint)", [Migrator.lockKey])
+        }
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Migrator.lockKey]) }
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -94,6 +99,11 @@ public struct Migrator: Sendable {
             }
             do {
                 try connection.transaction { tx in
+                    // A migration may rewrite or index a big table: no statement_timeout. The
+                    // lock_timeout stays: DDL waiting behind a long transaction for its lock
+                    // would queue every other session behind it; failing after
+                    // TALLY_DB_LOCK_TIMEOUT (nothing applied) and running again is better.
+                    try tx.execute("SET LOCAL statement_timeout = 0")
                     try tx.execute(m.sql)
                     try tx.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                                  [m.version, m.name, m.checksum])

@@ -72,6 +72,7 @@ struct BatchExecutor: Sendable {
         let workerID = executor.workerID
         let context = BatchContext(environment: executor.environment, workerID: workerID)
         var outcome: (outcomes: [Int64: BatchOutcome], lost: [Int64]) = ([:], [])
+        var snoozed: [ClaimedJob] = []
         do {
             // First without waiting for rows other transactions hold (those jobs are deferred),
             // then the deferred ones, waiting.
@@ -86,6 +87,16 @@ struct BatchExecutor: Sendable {
                 for (id, result) in step.outcomes where result != .deferred { outcome.outcomes[id] = result }
             }
             for job in pending { outcome.outcomes[job.id] = .failed("deferred twice by \(job.kind)'s batch handler", permanent: false) }
+        } catch let error as PostgresError where error.isLockTimeout {
+            // A lock the batch needs is held elsewhere for longer than TALLY_DB_LOCK_TIMEOUT
+            // (an account's row, or a whole table): running the jobs one by one would wait that
+            // long for each in turn. They are all snoozed instead (no attempt used) and claimed
+            // again shortly; the jobs are not at fault.
+            executor.counters.add(WorkerCounters.transactionRetry(sqlState: error.sqlState))
+            snoozed = jobs.filter { outcome.outcomes[$0.id] == nil && !outcome.lost.contains($0.id) }
+            Log.warn("batch gave up waiting for a lock; its jobs are snoozed (no attempt used)",
+                     ["kind": first.kind, "jobs": snoozed.count, "snooze_s": Executor.lockTimeoutSnooze,
+                      "error": Executor.message(for: error)])
         } catch {
             if let error = error as? PostgresError, error.isSerializationFailure {
                 executor.counters.add(WorkerCounters.transactionRetry(sqlState: error.sqlState))
@@ -98,6 +109,13 @@ struct BatchExecutor: Sendable {
         }
 
         let held = executor.held
+        for job in snoozed {
+            let hold = holdOf[job.id]!
+            held.runEnded(hold)
+            let finish = Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts,
+                                       outcome: .snoozed(seconds: Executor.lockTimeoutSnooze), backoff: executor.backoff)
+            executor.completer.submit(Completion(finish: finish, hold: hold))
+        }
         for job in jobs where outcome.lost.contains(job.id) {
             held.runEnded(holdOf[job.id]!)
             held.release(holdOf[job.id]!)

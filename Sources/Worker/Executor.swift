@@ -25,6 +25,12 @@ struct Executor: Sendable {
     /// usually finds the other transaction committed.
     static let transientReruns = 5
 
+    /// How long a job whose transaction gave up waiting for a lock (TALLY_DB_LOCK_TIMEOUT) waits
+    /// before it runs again. It is snoozed, using no attempt: what holds the lock (a long
+    /// transaction, an operator's `LOCK TABLE`) is not the job's fault, and however long it is
+    /// held the job must not run out of attempts and be discarded over it.
+    static let lockTimeoutSnooze: TimeInterval = 1
+
     func timeout(for kind: String) -> Double { registry.handler(for: kind)?.timeout ?? 300 }
 
     /// Runs `job`, whose claim here is `hold`.
@@ -58,6 +64,11 @@ struct Executor: Sendable {
             } catch let error as LeaseLostError {
                 label = "lease_lost"
                 errorText = error.description
+            } catch let error as PostgresError where error.isLockTimeout && held.reason(hold) == nil {
+                counters.add(WorkerCounters.transactionRetry(sqlState: error.sqlState))
+                outcome = .snoozed(seconds: Self.lockTimeoutSnooze)
+                label = "snoozed"
+                errorText = "\(error) (snoozed \(DurationText.format(Self.lockTimeoutSnooze)), no attempt used)"
             } catch {
                 switch held.reason(hold) {
                 case .operatorCancelled?:

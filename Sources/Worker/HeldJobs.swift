@@ -104,8 +104,22 @@ final class HeldJobs: Sendable {
         }
     }
 
-    /// The claims held, by job id (for lease renewal, which locks rows in id order).
+    /// The claims held, by job id.
     var leases: [Hold] { entries.withLock { $0.values.map(\.hold) }.sorted { $0.id < $1.id } }
+
+    /// The claims whose leases are to be renewed, by job id (lease renewal locks rows in id
+    /// order): all but runs the watchdog timed out that are still going. Such a run was
+    /// cancelled; if it does not stop (a call to a database that never answers), its lease
+    /// lapses and the rescuer hands the job to another attempt. Once the run has ended its
+    /// outcome is being written, and the lease is renewed again until it is.
+    var renewable: [Hold] {
+        entries.withLock { e in
+            e.values.filter { entry in
+                if entry.running, case .timedOut? = entry.reason { return false }
+                return true
+            }.map(\.hold)
+        }.sorted { $0.id < $1.id }
+    }
 
     var runningCount: Int { entries.withLock { $0.values.filter(\.running).count } }
 

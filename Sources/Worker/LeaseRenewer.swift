@@ -7,6 +7,13 @@ import Support
 /// worker may take the jobs). A job no longer ours (rescued while we were cut off, or
 /// cancelled) has its task cancelled: whatever it does next cannot apply. The heartbeat also
 /// carries the process's counters (`WorkerCounters`) to `worker_counters`.
+///
+/// `pool` is the renewer's own (one connection, not the jobs' pool): renewals never wait for a
+/// connection behind job work. Each renewal must end within `timeout` (the renewal interval,
+/// at least 2 s): past it, it is cancelled, and its connection cut if the cancel is not
+/// answered, so a dead connection costs one interval rather than every lease. Jobs the
+/// watchdog timed out are not renewed while their run goes on (`HeldJobs.renewable`): if the
+/// run cannot be stopped, its lease lapses and the rescuer gives the job to another attempt.
 struct LeaseRenewer: Sendable {
     let loop = Loop(name: "lease-renewer")
     let pool: ConnectionPool
@@ -17,13 +24,14 @@ struct LeaseRenewer: Sendable {
 
     func run() async {
         let interval = config.leaseRenewInterval
+        let timeout = max(interval, 2)
         let leaseMs = Int64(config.lease * 1000)
         await loop.run {
-            let leases = held.leases
+            let leases = held.renewable
             let workerID = self.workerID
             let counted = counters.drain()
             do {
-                let kept = try await pool.withConnection { c -> Set<Int64> in
+                let kept = try await pool.withConnection(timeout: timeout) { c -> Set<Int64> in
                     try JobStore.heartbeat(workerID: workerID, on: c)
                     try Self.flush(counted, on: c)
                     guard !leases.isEmpty else { return [] }
@@ -45,7 +53,8 @@ struct LeaseRenewer: Sendable {
         }
         // Stopping: what was counted since the last heartbeat, so a short run's counts are kept.
         let counted = counters.drain()
-        _ = try? await pool.withConnection { try Self.flush(counted, on: $0) }
+        _ = try? await pool.withConnection(timeout: 2) { try Self.flush(counted, on: $0) }
+        pool.close()
     }
 
     /// Adds counts to `worker_counters` (nothing when there are none).

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import Queue
 import Support
 
@@ -25,8 +26,11 @@ public struct WorkerConfig: Sendable {
     public var maxClaimBatch: Int
     /// The most finished jobs one completion statement writes.
     public var maxCompletionBatch: Int
-    /// Connections this process opens at most.
+    /// Connections the job pool opens at most (the lease renewer's connection and the LISTEN
+    /// connection come on top).
     public var maxConnections: Int
+    /// `TALLY_DB_STATEMENT_TIMEOUT` and the other limits every database session carries.
+    public var sessionLimits: SessionLimits
 
     /// `tally worker` with no `--queues`: every queue, with limits sized for 2 cores and
     /// PostgreSQL beside the worker (payments call Stripe and BitGo: a few at a time is
@@ -60,6 +64,7 @@ public struct WorkerConfig: Sendable {
         maxCompletionBatch = try environment.checkedInt("TALLY_COMPLETION_BATCH", default: 2000, in: 1...100_000)
         let total = queues.values.reduce(0, +)
         maxConnections = try environment.checkedInt("TALLY_DB_POOL", default: min(max(queues.count + 4, total), 20), in: 1...10_000)
+        sessionLimits = try SessionLimits(environment: environment)
         switch environment["TALLY_BATCH"]?.lowercased() {
         case nil, "on": batching = true
         case "off": batching = false

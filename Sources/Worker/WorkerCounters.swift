@@ -10,9 +10,14 @@ final class WorkerCounters: Sendable {
         static func < (a: Key, b: Key) -> Bool { (a.name, a.label) < (b.name, b.label) }
     }
 
-    /// A job's transaction was run again at once after a deadlock or serialization failure.
+    /// A job's transaction was run again at once after a deadlock or serialization failure, or
+    /// snoozed after a lock timeout.
     static func transactionRetry(sqlState: String?) -> Key {
-        Key(name: "transaction_retries", label: sqlState == "40P01" ? "deadlock" : "serialization_failure")
+        switch sqlState {
+        case "40P01": Key(name: "transaction_retries", label: "deadlock")
+        case "55P03": Key(name: "transaction_retries", label: "lock_timeout")
+        default: Key(name: "transaction_retries", label: "serialization_failure")
+        }
     }
 
     private let counts = Mutex<[Key: Int64]>([:])

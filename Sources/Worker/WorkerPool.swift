@@ -45,8 +45,9 @@ public final class WorkerPool: Service {
         // a handler's arrays), and a generic plan cached while the job table was young can
         // scan the whole table once it is not: the ledger's batch finish went from 6 ms to
         // 66 ms per 500 jobs on a fresh database that way. Planning each batch costs ~0.1 ms.
+        let settings = ["plan_cache_mode": "force_custom_plan"]
         let pool = ConnectionPool(url: databaseURL, maxConnections: config.maxConnections, applicationName: "tally-worker",
-                                  settings: ["plan_cache_mode": "force_custom_plan"])
+                                  settings: settings, limits: config.sessionLimits)
         self.pool = pool
         let enqueuer = Enqueuer(pool: pool)
         self.enqueuer = enqueuer
@@ -75,7 +76,12 @@ public final class WorkerPool: Service {
         self.scheduler = Scheduler(loop: schedulerLoop, pool: pool, config: config, promoted: { queues in
             for q in queues { producers[q]?.wakeUp() }
         })
-        self.renewer = LeaseRenewer(pool: pool, workerID: workerID, held: held, config: config, counters: counters)
+        // Lease renewal never waits behind job work for a connection: it has one of its own (a
+        // pool of one, which reconnects after an error). A cancel it does not answer within a
+        // second means the server or the network is gone: cut it and connect anew.
+        let renewerPool = ConnectionPool(url: databaseURL, maxConnections: 1, applicationName: "tally-lease-renewer",
+                                         settings: settings, limits: config.sessionLimits, cancelGrace: 1)
+        self.renewer = LeaseRenewer(pool: renewerPool, workerID: workerID, held: held, config: config, counters: counters)
         self.rescuer = Rescuer(pool: pool, config: config, rescued: { schedulerLoop.poke() })
         self.periodic = PeriodicEnqueuer(pool: pool, enqueuer: enqueuer, schedules: registry.schedules)
         self.watchdog = Watchdog(held: held)
@@ -103,7 +109,7 @@ public final class WorkerPool: Service {
     public func run() async throws {
         try await register()
         let listener = Listener(
-            url: databaseURL, channels: [Channels.jobs, Channels.control],
+            url: databaseURL, channels: [Channels.jobs, Channels.control], limits: config.sessionLimits,
             onConnect: { [producers] in for p in producers.values { p.wakeUp() } },
             onNotification: { [producers, held] n in
                 WorkerPool.handle(n, producers: producers, held: held)

@@ -26,6 +26,22 @@ final class HeldJobsTests: XCTestCase {
         XCTAssertTrue(held.isEmpty)
     }
 
+    func testATimedOutRunIsNotRenewedWhileItGoesOnAndIsOnceItEnded() {
+        let held = HeldJobs()
+        let slow = held.hold(1, attempt: 1, timeout: 1, now: 0)
+        let other = held.hold(2, attempt: 1, timeout: 60, now: 0)
+        XCTAssertEqual(held.renewable, [slow, other])
+        XCTAssertEqual(held.cancelOverdue(now: 2_000_000_000), 0, "no task attached yet, but the run is marked")
+        XCTAssertEqual(held.reason(slow), .timedOut(seconds: 1))
+        XCTAssertEqual(held.renewable, [other], "the timed-out run's lease is left to lapse")
+        XCTAssertEqual(held.leases, [slow, other], "it is still held")
+        held.runEnded(slow)
+        XCTAssertEqual(held.renewable, [slow, other], "its outcome is being written: renewed until it is")
+        let cancelled = held.hold(3, attempt: 1, timeout: 60, now: 0)
+        held.cancel(cancelled, reason: .operatorCancelled)
+        XCTAssertTrue(held.renewable.contains(cancelled), "only timeouts stop renewal")
+    }
+
     func testASnoozedJobClaimedAgainInTheSameAttemptIsAnotherClaim() {
         let held = HeldJobs()
         let first = held.hold(7, attempt: 1, timeout: 30, now: 0)

@@ -7,8 +7,8 @@ extension Metrics {
     /// Counters rendered even when no worker has counted one yet (a scrape then reads 0, not
     /// a missing series).
     static let workerCounters: [(name: String, help: String, label: String, values: [String])] = [
-        ("transaction_retries", "Job transactions run again at once after a deadlock or serialization failure (no attempt used), by reason.",
-         "reason", ["deadlock", "serialization_failure"]),
+        ("transaction_retries", "Job transactions run again after a deadlock, a serialization failure (at once) or a lock timeout (snoozed); no attempt used. By reason.",
+         "reason", ["deadlock", "lock_timeout", "serialization_failure"]),
     ]
 
     /// Reads every worker counter.

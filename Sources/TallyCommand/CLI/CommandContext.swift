@@ -8,6 +8,8 @@ struct CommandContext {
     let json: Bool
     /// Who does what, for an audited command (nil otherwise).
     var operatorAction: OperatorAction? = nil
+    /// The database session limits (`SessionLimits`), read once before the command runs.
+    var limits = SessionLimits.defaults
 
     var databaseURL: String {
         // Checked before any command runs (exit 2 without it).
@@ -18,7 +20,7 @@ struct CommandContext {
     /// so they block the main thread, never a thread of Swift's cooperative pool.
     @MainActor func connect() throws -> Connection {
         do {
-            return try Connection.connect(databaseURL, applicationName: "tally-command")
+            return try Connection.connect(databaseURL, applicationName: "tally-command", limits: limits)
         } catch {
             throw CommandError.failure("\(error) (DATABASE_URL=\(Self.redacted(databaseURL)))")
         }

@@ -38,8 +38,14 @@ enum Dispatcher {
             if command.needsDatabase && environment["DATABASE_URL"] == nil {
                 throw CommandError.usage("DATABASE_URL is not set; every command needs it (e.g. postgresql://user@localhost/tally)")
             }
-            let context = CommandContext(environment: environment, json: args.flag("json"),
+            var context = CommandContext(environment: environment, json: args.flag("json"),
                                          operatorAction: command.audited ? try OperatorAction(command.name, args, environment) : nil)
+            if command.needsDatabase {
+                // A bad value stops every command before it connects (exit 2, naming the setting).
+                do { context.limits = try SessionLimits(environment: environment) } catch {
+                    throw CommandError.usage("\(error)")
+                }
+            }
             return try await command.run(args, context)
         } catch let error as CommandError {
             Output.error("tally \(command.name): \(error.description)")

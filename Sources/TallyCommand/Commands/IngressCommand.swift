@@ -16,7 +16,8 @@ struct IngressCommand: Command {
         (cores), TALLY_MAX_CONNECTIONS (4096), TALLY_REQUEST_TIMEOUT (10s), TALLY_IDLE_TIMEOUT (60s),
         TALLY_INGRESS_DB_POOL (4), TALLY_INGRESS_FLUSHES (2), TALLY_INGRESS_BATCH (256),
         TALLY_INGRESS_NOTIFY_WINDOW (1ms), TALLY_RATE_LIMIT (requests/s per API
-        key; unset: off), TALLY_RATE_BURST (= the rate), TALLY_APIKEY_REFRESH (5s). See docs/ingress.md.
+        key; unset: off), TALLY_RATE_BURST (= the rate), TALLY_APIKEY_REFRESH (5s), TALLY_DB_STATEMENT_TIMEOUT (30s), TALLY_DB_LOCK_TIMEOUT (10s),
+        TALLY_DB_IDLE_IN_TRANSACTION_TIMEOUT (60s), TALLY_DB_TCP_TIMEOUT (30s). See docs/ingress.md.
         """
 
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {

@@ -26,7 +26,9 @@ struct WorkerCommand: Command {
 
         Settings (environment): TALLY_LEASE (30s), TALLY_LEASE_RENEW (10s), TALLY_RESCUE_INTERVAL (5s),
         TALLY_POLL_INTERVAL (2s), TALLY_SHUTDOWN_GRACE (30s), TALLY_BACKOFF_SCALE (1),
-        TALLY_DB_POOL, TALLY_LOG_LEVEL (info), TALLY_SCHEDULE_<NAME> (a cron expression or off).
+        TALLY_DB_POOL, TALLY_LOG_LEVEL (info), TALLY_SCHEDULE_<NAME> (a cron expression or off);
+        every command's database sessions: TALLY_DB_STATEMENT_TIMEOUT (30s), TALLY_DB_LOCK_TIMEOUT (10s),
+        TALLY_DB_IDLE_IN_TRANSACTION_TIMEOUT (60s), TALLY_DB_TCP_TIMEOUT (30s; 0 turns any of them off).
         """
 
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
