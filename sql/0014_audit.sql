@@ -9,7 +9,7 @@ CREATE TABLE audit_log (
     id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at      timestamptz NOT NULL DEFAULT now(),
     actor   text NOT NULL CHECK (length(actor) BETWEEN 1 AND 256),
-    action  text NOT NULL CHECK (action ~ '^[a-z][a-z0-9_.]{0,63}$'),   -- credits.grant, jobs.retry, …
+    action  text NOT NULL CHECK (action ~ '^[a-z][a-z0-9_.-]{0,63}$'),   -- credits.grant, jobs.retry, …
     target  text CHECK (length(target) <= 1024),                       -- a user, job ids, a queue, a key
     reason  text CHECK (length(reason) <= 1024),
     details jsonb NOT NULL DEFAULT '{}'

@@ -33,7 +33,8 @@ public final class Ingress: Service {
             waiters: waiters,
             apiKeys: APIKeyCache(pool: pool, refresh: config.apiKeyRefresh),
             rateLimiter: RateLimiter(rate: config.rateLimit, burst: config.rateBurst),
-            metrics: metrics, stripeSecrets: config.stripeSecrets, bitgoSecrets: config.bitgoSecrets, metricsToken: config.metricsToken)
+            metrics: metrics, stripeSecrets: config.stripeSecrets, bitgoSecrets: config.bitgoSecrets, metricsToken: config.metricsToken,
+            streamKeys: StreamTokenKeys(pool: pool, refresh: config.apiKeyRefresh))
         self.context = context
         let router = Router(endpoints)
         self.router = router

@@ -288,7 +288,7 @@ final class NotifyDeliveryTests: XCTestCase {
         let inbox = try XCTUnwrap(try Inbox.list(userID: "u1", on: c))
         XCTAssertEqual(inbox["notifications"]?.array?.compactMap { $0["id"]?.int64 }, mine.reversed(), "newest first, only the user's")
         let first = try XCTUnwrap(inbox["notifications"]?[0])
-        XCTAssertEqual(Set(first.object?.keys ?? [:].keys), ["id", "type", "payload", "created_at", "read_at"])
+        XCTAssertEqual(Set(first.object?.keys ?? [:].keys), ["id", "seq", "type", "payload", "created_at", "read_at"])
         XCTAssertEqual(first["type"]?.string, "reward_earned")
         XCTAssertEqual(first["read_at"], .null)
         XCTAssertNotNil(Timestamp.parse(first["created_at"]?.string ?? ""))

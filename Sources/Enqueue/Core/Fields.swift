@@ -77,7 +77,13 @@ public struct Fields: Sendable {
 
     /// A JSON integer (no fraction, no exponent, no string) greater than zero that fits Int64.
     public mutating func positiveInt64(_ name: String, maximum: Int64 = .max) throws(APIError) -> Int64 {
-        guard let v = value(name) else { throw .invalid("\(name) is required") }
+        guard let n = try optionalPositiveInt64(name, maximum: maximum) else { throw .invalid("\(name) is required") }
+        return n
+    }
+
+    /// `positiveInt64`, or nil when the field is absent or null.
+    public mutating func optionalPositiveInt64(_ name: String, maximum: Int64 = .max) throws(APIError) -> Int64? {
+        guard let v = value(name) else { return nil }
         guard let text = v.numberText else { throw .invalid("\(name) must be a number") }
         guard let n = Int64(text) else {
             throw .invalid("\(name) must be a whole number that fits in 64 bits, got \(text.prefix(40))")

@@ -23,9 +23,12 @@ public final class IngressContext: Sendable {
     public let bitgoSecrets: [String]
     /// `TALLY_METRICS_TOKEN` (nil: `/metrics` answers loopback clients only).
     public let metricsToken: String?
+    /// The stream-token key cache (`POST /v1/accounts/{user_id}/stream-tokens`, `/v1/stream`).
+    public let streamKeys: StreamTokenKeys
 
     public init(pool: ConnectionPool, batcher: EnqueueBatcher, waiters: JobWaiters, apiKeys: APIKeyCache, rateLimiter: RateLimiter,
-                metrics: Metrics, stripeSecrets: [String], bitgoSecrets: [String], metricsToken: String? = nil) {
+                metrics: Metrics, stripeSecrets: [String], bitgoSecrets: [String], metricsToken: String? = nil,
+                streamKeys: StreamTokenKeys? = nil) {
         self.pool = pool
         self.batcher = batcher
         self.waiters = waiters
@@ -35,6 +38,7 @@ public final class IngressContext: Sendable {
         self.stripeSecrets = stripeSecrets
         self.bitgoSecrets = bitgoSecrets
         self.metricsToken = metricsToken
+        self.streamKeys = streamKeys ?? StreamTokenKeys(pool: pool, refresh: 5)
     }
 
     /// Runs a read on a pooled connection; PostgreSQL down → 503.

@@ -33,6 +33,11 @@ public enum IngressQueries {
     /// Whether a product exists and is a subscription (POST /v1/purchases/crypto; sql/0010).
     static let productIsMonthly = Query("tally_ingress_product", "SELECT monthly FROM products WHERE name = $1")
 
+    /// The newest stream-token key (sql/0015).
+    static let currentStreamTokenKey = Query("tally_ingress_stream_key", """
+        SELECT generation, secret FROM stream_token_keys ORDER BY generation DESC LIMIT 1
+        """)
+
     static let ping = Query("tally_ingress_ping", "SELECT 1 AS ok")
 }
 
@@ -54,5 +59,16 @@ extension IngressQueries {
             UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id
         )
         SELECT id, name, revoked_at, EXISTS (SELECT 1 FROM r) AS changed FROM api_keys WHERE id = $1
+        """)
+}
+
+extension IngressQueries {
+    // MARK: Stream tokens (`tally stream-tokens revoke-all`, as the owner role)
+
+    /// A new generation with a new secret: every token signed before stops working.
+    public static let revokeAllStreamTokens = Query("tally_stream_tokens_revoke_all", """
+        INSERT INTO stream_token_keys (generation, secret)
+        SELECT COALESCE(max(generation), 0) + 1, $1 FROM stream_token_keys
+        RETURNING generation, created_at
         """)
 }

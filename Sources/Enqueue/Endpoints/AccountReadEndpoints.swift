@@ -28,14 +28,16 @@ struct ShowLedgerEndpoint: Endpoint {
     }
 }
 
-/// `GET /v1/accounts/{user_id}/notifications?limit=&before=` → the user's inbox, newest first.
+/// `GET /v1/accounts/{user_id}/notifications?limit=&before=` → the user's inbox, newest first;
+/// `?after=<seq>&limit=` → the notifications after that `seq`, oldest first (polling clients:
+/// pass the last `seq` seen; nothing is skipped or repeated).
 struct ListNotificationsEndpoint: Endpoint {
     static let method = "GET"
     static let path = "/v1/accounts/{user_id}/notifications"
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
         try await UserRead.answer(request, context) { userID, page, c in
-            try Inbox.list(userID: userID, limit: page.limit, before: page.before, on: c)
+            try Inbox.list(userID: userID, limit: page.limit, before: page.before, after: page.after, on: c)
         }
     }
 }
@@ -55,10 +57,12 @@ enum UserRead {
     }
 }
 
-/// `?limit=N&before=ID` of the list endpoints: limit 1…500 (default 50), before a positive id.
+/// `?limit=N&before=ID` of the list endpoints: limit 1…500 (default 50), before a positive id;
+/// `after=SEQ` (notifications only), a seq of 0 or more, not with `before`.
 struct Paging: Sendable {
     var limit = 50
     var before: Int64?
+    var after: Int64?
 
     init(_ request: EndpointRequest) throws(APIError) {
         guard let items = request.http.queryItems else { throw .invalid("the query string has a malformed %-escape") }
@@ -69,6 +73,11 @@ struct Paging: Sendable {
         if let text = items["before"] {
             guard let n = Int64(text), n > 0 else { throw .invalid("before must be a positive entry id (the next_before of the previous page)") }
             before = n
+        }
+        if let text = items["after"] {
+            guard let n = Int64(text), n >= 0 else { throw .invalid("after must be a seq, 0 or more (the last seq you have seen)") }
+            guard before == nil else { throw .invalid("after or before, not both") }
+            after = n
         }
     }
 }

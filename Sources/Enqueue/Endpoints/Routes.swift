@@ -15,6 +15,7 @@ public enum Routes {
         ShowAccountEndpoint(),
         ShowLedgerEndpoint(),
         ListNotificationsEndpoint(),
+        CreateStreamTokenEndpoint(),
         ShowPurchaseEndpoint(),
         // Operations.
         HealthEndpoint(),

@@ -25,21 +25,4 @@ extension Inbox {
         }
         try Enqueuer().enqueue(jobs, on: tx)
     }
-
-    /// A user's notifications for GET /v1/accounts/{user_id}/notifications, newest first:
-    /// `{"notifications": [{id, type, payload, created_at, read_at}]}`, or nil when the user has
-    /// no account (404, like the other account reads). At most `limit` (clamped to 1…500, as
-    /// the ledger's), with ids below `before` when given (the next page: the last id shown).
-    public static func list(userID: String, limit: Int = 50, before: Int64? = nil, on c: Connection) throws -> JSON? {
-        let rows = try c.query(NotifyQueries.inbox, [userID, min(max(limit, 1), 500), before])
-        guard !rows.isEmpty else { return nil }
-        var items: [JSON] = []
-        for row in rows {
-            guard let id = try row.optInt64("id") else { continue }
-            items.append(["id": .int(id), "type": .string(try row.string("type")), "payload": try row.json("payload"),
-                          "created_at": .string(Timestamp.iso8601(try row.date("created_at"))),
-                          "read_at": .optional(try row.optDate("read_at").map(Timestamp.iso8601))])
-        }
-        return ["notifications": .array(items)]
-    }
 }

@@ -10,6 +10,12 @@ public enum NotificationType: String, Sendable, CaseIterable {
     case rewardEarned = "reward_earned"
     case paymentFailed = "payment_failed"
     case purchaseUpdate = "purchase_update"
+    case balanceLow = "balance_low"
+    case balanceDepleted = "balance_depleted"
+    case balanceRecovered = "balance_recovered"
+    case holdUpdate = "hold_update"
+    case transferUpdate = "transfer_update"
+    case topupUpdate = "topup_update"
 }
 
 /// One notification to write.
@@ -40,6 +46,10 @@ public enum Inbox {
         guard !items.isEmpty else { return [] }
         let rows = try tx.query(NotifyQueries.insertNotifications, [items.map(\.userID), items.map(\.type.rawValue), items.map(\.payload)])
         let ids = try rows.map { try $0.int64("id") }
+        // A user without an account has no counter to number from: the join drops the row.
+        guard ids.count == items.count else {
+            throw LedgerError.invalid("notifications for users without an account: \(Set(items.map(\.userID)).sorted().prefix(5))")
+        }
         try enqueueDeliveries(ids, on: tx)  // notify.deliver per endpoint (Inbox+Delivery.swift)
         return ids
     }

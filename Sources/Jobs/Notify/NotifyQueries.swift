@@ -5,35 +5,88 @@ import Queue
 public enum NotifyQueries {
     // MARK: The inbox (GET /v1/accounts/{user_id}/notifications; notify.read)
 
-    /// New notifications (Inbox.write), announced on the events channel. `unnest` keeps one prepared plan for any batch size; ids come back in input order
-    /// (identity values are assigned in the order rows are inserted, and RETURNING of an
-    /// INSERT … SELECT without ORDER BY follows that order; sorted to be sure).
+    /// New notifications (Inbox.write), each with its user's next `seq`, announced on the
+    /// events channel. `unnest` keeps one prepared plan for any batch size. The accounts'
+    /// counters move by how many each user gets (their rows stay locked to commit: sql/0015);
+    /// within a statement a user's notifications are numbered in input order. Ids come back in
+    /// input order (identity values follow the insert's order, which follows `ord`).
     static let insertNotifications = Query("tally_inbox_insert", """
-        WITH ins AS (
-            INSERT INTO notifications (user_id, type, payload)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
-            RETURNING id, user_id, type
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS t(user_id, type, payload, ord)
+        ), counts AS (
+            SELECT user_id, count(*) AS n FROM input GROUP BY user_id
+        ), bumped AS (
+            UPDATE accounts a SET notification_seq = a.notification_seq + c.n
+            FROM counts c WHERE a.user_id = c.user_id
+            RETURNING a.user_id, a.notification_seq - c.n AS base
+        ), ins AS (
+            INSERT INTO notifications (user_id, type, payload, seq)
+            SELECT i.user_id, i.type, i.payload, b.base + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord)
+            FROM input i JOIN bumped b ON b.user_id = i.user_id
+            ORDER BY i.ord
+            RETURNING id, user_id, type, seq
         ), sent AS (
-            SELECT pg_notify('\(Channels.events)', json_build_object('id', id, 'user_id', user_id, 'type', type)::text)
+            SELECT pg_notify('\(Channels.events)', json_build_object('id', id, 'user_id', user_id, 'type', type, 'seq', seq)::text)
             FROM ins
         )
-        SELECT id, (SELECT count(*) FROM sent) AS sent FROM ins ORDER BY id
+        SELECT id, seq, (SELECT count(*) FROM sent) AS sent FROM ins ORDER BY id
         """)
 
     /// A user's notifications, newest first: at most `$2`, with ids below `$3` when given
     /// (the next page). No row when the user has no account; one row with a NULL id when the
     /// account has no notifications. Reads only accounts and notifications, which tally_ingress may.
     public static let inbox = Query("notify_inbox", """
-        SELECT n.id, n.type, n.payload, n.created_at, n.read_at
+        SELECT n.id, n.seq, n.type, n.payload, n.created_at, n.read_at
         FROM accounts a
         LEFT JOIN LATERAL (
-            SELECT id, type, payload, created_at, read_at FROM notifications
+            SELECT id, seq, type, payload, created_at, read_at FROM notifications
             WHERE user_id = a.user_id AND ($3::bigint IS NULL OR id < $3::bigint)
             ORDER BY id DESC
             LIMIT $2::int
         ) n ON true
         WHERE a.user_id = $1
         ORDER BY n.id DESC
+        """)
+
+    /// A user's notifications after `seq` `$3`, oldest first, at most `$2` (polling, and the
+    /// stream's replay). Rows as `inbox`.
+    public static let inboxAfter = Query("notify_inbox_after", """
+        SELECT n.id, n.seq, n.type, n.payload, n.created_at, n.read_at
+        FROM accounts a
+        LEFT JOIN LATERAL (
+            SELECT id, seq, type, payload, created_at, read_at FROM notifications
+            WHERE user_id = a.user_id AND seq > $3::bigint
+            ORDER BY seq
+            LIMIT $2::int
+        ) n ON true
+        WHERE a.user_id = $1
+        ORDER BY n.seq
+        """)
+
+    /// For several users at once (the stream's fan-out: one query per wake-up, however many
+    /// users have news): each user's notifications after their own `seq`, at most `$3` each,
+    /// in (user, seq) order, on the (user_id, seq) index.
+    public static let streamBatch = Query("notify_stream_batch", """
+        SELECT u.user_id, n.id, n.seq, n.type, n.payload, n.created_at
+        FROM unnest($1::text[], $2::bigint[]) AS u(user_id, after)
+        JOIN LATERAL (
+            SELECT id, seq, type, payload, created_at FROM notifications
+            WHERE user_id = u.user_id AND seq > u.after
+            ORDER BY seq
+            LIMIT $3::int
+        ) n ON true
+        ORDER BY u.user_id, n.seq
+        """)
+
+    /// What a stream starts with: the user's spendable balance, debt and last `seq`, read in one
+    /// statement (one snapshot), so the balance is the one as of that `seq`. No row without an
+    /// account. `held` is 0 until holds exist.
+    public static let streamSnapshot = Query("notify_stream_snapshot", """
+        SELECT a.notification_seq AS seq, a.debt,
+               COALESCE((SELECT sum(g.remaining) FROM grants g
+                         WHERE g.user_id = a.user_id AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > now())), 0)::bigint AS spendable,
+               (SELECT min(seq) FROM notifications WHERE user_id = a.user_id) AS oldest_seq
+        FROM accounts a WHERE a.user_id = $1
         """)
 
     /// Marks the user's notifications `$2` read (their own only; already read ones keep their time).

@@ -108,6 +108,7 @@ enum Dispatcher {
         AccountsShowCommand.self,
         LedgerVerifyCommand.self,
         AuditListCommand.self,
+        StreamTokensRevokeAllCommand.self,
         GrantCommand.self,
         DebitCommand.self,
         AgentsListCommand.self,
