@@ -1,3 +1,4 @@
+import Support
 import Synchronization
 
 /// The body of a periodic service (rescuer, scheduler, renewer, ...): runs `tick` until

@@ -16,6 +16,12 @@ public struct StreamToken: Sendable, Equatable {
 
     static let version = "tst1"
 
+    public init(userID: String, expiresAt: Date, generation: Int64) {
+        self.userID = userID
+        self.expiresAt = expiresAt
+        self.generation = generation
+    }
+
     /// The signing key of one generation.
     public struct Key: Sendable, Equatable {
         public let generation: Int64

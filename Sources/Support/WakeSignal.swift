@@ -5,7 +5,7 @@ import Synchronization
 /// sent while nobody waits is kept, so the next wait returns at once (no lost wake-ups).
 /// The timeout runs on a Dispatch timer rather than a sleeping task, so a waiting loop costs
 /// no task and no thread.
-final class WakeSignal: Sendable {
+public final class WakeSignal: Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -14,7 +14,9 @@ final class WakeSignal: Sendable {
 
     private let state = Mutex(State())
 
-    func signal() {
+    public init() {}
+
+    public func signal() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if let w = s.waiter {
                 s.waiter = nil
@@ -27,7 +29,7 @@ final class WakeSignal: Sendable {
     }
 
     /// Returns when signalled or after `seconds` (nil: only when signalled).
-    func wait(seconds: Double?) async {
+    public func wait(seconds: Double?) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let generation = state.withLock { s -> UInt64? in
                 if s.pending {
