@@ -17,6 +17,8 @@ public final class Ingress: Service {
     private let listener: Listener
     private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let stopRequested = Atomic<Bool>(false)
+    /// The stream fan-out's pump (`StreamHub.run`), while serving.
+    private let pump = Mutex<Task<Void, Never>?>(nil)
 
     public init(config: IngressConfig, endpoints: [any Endpoint] = Routes.all) throws {
         self.config = config
@@ -34,12 +36,20 @@ public final class Ingress: Service {
             apiKeys: APIKeyCache(pool: pool, refresh: config.apiKeyRefresh),
             rateLimiter: RateLimiter(rate: config.rateLimit, burst: config.rateBurst),
             metrics: metrics, stripeSecrets: config.stripeSecrets, bitgoSecrets: config.bitgoSecrets, metricsToken: config.metricsToken,
-            streamKeys: StreamTokenKeys(pool: pool, refresh: config.apiKeyRefresh))
+            streamKeys: StreamTokenKeys(pool: pool, refresh: config.apiKeyRefresh), streamSettings: config.stream,
+            corsOrigins: config.corsOrigins)
         self.context = context
         let router = Router(endpoints)
         self.router = router
-        listener = Listener(url: config.databaseURL, channels: [Channels.jobFinished], limits: config.sessionLimits,
-                            onConnect: { waiters.wakeAll() }, onNotification: { waiters.notified($0.payload) })
+        // One LISTEN for the process: job ends (Prefer: wait) and notifications (the streams).
+        let streams = context.streams
+        listener = Listener(url: config.databaseURL, channels: [Channels.jobFinished, Channels.events], limits: config.sessionLimits,
+                            onConnect: {
+                                waiters.wakeAll()
+                                streams.resync()
+                            }, onNotification: { n in
+                                if n.channel == Channels.events { streams.notified(n.payload) } else { waiters.notified(n.payload) }
+                            })
         server = try HTTPServer(config: config.server, handler: { request in
             await Ingress.respond(to: request, router: router, context: context)
         }, refused: { status in
@@ -47,6 +57,7 @@ public final class Ingress: Service {
         })
         metrics.gauge("tally_ingress_open_connections") { [server] in server.connectionCount }
         metrics.gauge("tally_ingress_waiting_requests") { waiters.count }
+        metrics.gauge("tally_ingress_open_streams") { streams.streamCount }
     }
 
     /// The port the server listens on (the one picked when TALLY_LISTEN asked for port 0).
@@ -63,6 +74,8 @@ public final class Ingress: Service {
     /// Starts serving without blocking (tests); `stop()` ends it.
     public func start() {
         listener.start()
+        let streams = context.streams
+        pump.withLock { $0 = Task { await streams.run() } }
         server.start()
         Log.info("ingress listening", ["address": "\(config.server.host):\(server.port)", "threads": config.server.threads,
                                        "db_pool": config.poolSize, "rate_limit": config.rateLimit > 0 ? "\(config.rateLimit)/s" : "off"])
@@ -70,6 +83,10 @@ public final class Ingress: Service {
     }
 
     public func stop() {
+        // Streams never finish by themselves: close them first, so the server's grace is for
+        // the requests in flight.
+        context.streams.stop()
+        pump.withLock { $0?.cancel() }
         server.stop(grace: 10)
         listener.stop()
         context.pool.close()

@@ -26,6 +26,11 @@ public struct IngressConfig: Sendable {
     public var metricsToken: String?
     /// `TALLY_DB_STATEMENT_TIMEOUT` and the other limits of every database session.
     public var sessionLimits = SessionLimits.defaults
+    /// `TALLY_CORS_ORIGINS`: the origins (`https://app.example.com`) whose pages may open
+    /// `/v1/stream`; nothing else of the API answers CORS.
+    public var corsOrigins: Set<String> = []
+    /// `TALLY_STREAMS_PER_USER` and the fan-out's limits.
+    public var stream = StreamHub.Settings()
 
     public init(databaseURL: String) { self.databaseURL = databaseURL }
 
@@ -63,7 +68,27 @@ public struct IngressConfig: Sendable {
         c.bitgoSecrets = WebhookSignature.secrets(env["BITGO_WEBHOOK_SECRET"])
         c.metricsToken = env["TALLY_METRICS_TOKEN"]
         c.sessionLimits = try SessionLimits(environment: env)
+        c.corsOrigins = try corsOrigins(env["TALLY_CORS_ORIGINS"])
+        c.stream = try StreamHub.Settings(env)
         return c
+    }
+
+    /// `https://app.example.com,http://localhost:3000`: each a scheme, a host and maybe a port,
+    /// no path (an Origin header has none), compared exactly; `*` is refused (a token in the URL
+    /// of any site's page is exactly what CORS should not allow).
+    static func corsOrigins(_ text: String?) throws -> Set<String> {
+        guard let text, !text.isEmpty else { return [] }
+        var out: Set<String> = []
+        for part in text.split(separator: ",") {
+            let origin = part.trimmingCharacters(in: .whitespaces)
+            guard let url = URL(string: origin), url.scheme == "http" || url.scheme == "https", url.host != nil,
+                  url.path.isEmpty, url.query == nil, !origin.hasSuffix("/") else {
+                throw ConfigurationError(setting: "TALLY_CORS_ORIGINS", invalid: origin,
+                                         expected: "comma-separated origins such as https://app.example.com (scheme, host, optional port; no path, no *)")
+            }
+            out.insert(origin)
+        }
+        return out
     }
 
     private static func positive(_ env: Environment, _ name: String, _ value: Int) throws -> Int {

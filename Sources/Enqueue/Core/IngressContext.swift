@@ -25,10 +25,15 @@ public final class IngressContext: Sendable {
     public let metricsToken: String?
     /// The stream-token key cache (`POST /v1/accounts/{user_id}/stream-tokens`, `/v1/stream`).
     public let streamKeys: StreamTokenKeys
+    /// Every open `/v1/stream` of this process.
+    public let streams: StreamHub
+    /// `TALLY_CORS_ORIGINS`.
+    public let corsOrigins: Set<String>
 
     public init(pool: ConnectionPool, batcher: EnqueueBatcher, waiters: JobWaiters, apiKeys: APIKeyCache, rateLimiter: RateLimiter,
                 metrics: Metrics, stripeSecrets: [String], bitgoSecrets: [String], metricsToken: String? = nil,
-                streamKeys: StreamTokenKeys? = nil) {
+                streamKeys: StreamTokenKeys? = nil, streamSettings: StreamHub.Settings = StreamHub.Settings(),
+                corsOrigins: Set<String> = []) {
         self.pool = pool
         self.batcher = batcher
         self.waiters = waiters
@@ -38,7 +43,10 @@ public final class IngressContext: Sendable {
         self.stripeSecrets = stripeSecrets
         self.bitgoSecrets = bitgoSecrets
         self.metricsToken = metricsToken
-        self.streamKeys = streamKeys ?? StreamTokenKeys(pool: pool, refresh: 5)
+        let keys = streamKeys ?? StreamTokenKeys(pool: pool, refresh: 5)
+        self.streamKeys = keys
+        self.streams = StreamHub(pool: pool, settings: streamSettings, keys: keys)
+        self.corsOrigins = corsOrigins
     }
 
     /// Runs a read on a pooled connection; PostgreSQL down → 503.
