@@ -144,3 +144,31 @@ final class LedgerCommandTests: XCTestCase {
         XCTAssertEqual(try TallyRun.run(["ledger", "verify", "--bogus"], environment: ["DATABASE_URL": db.url]).status, 2)
     }
 }
+
+/// `tally ledger stats`: credits at a glance, exact.
+final class LedgerStatsCommandTests: CommandTestCase {
+    func testStatsAreExactAndTheAverageIsRoundedDown() throws {
+        let c = try db.connect()
+        for user in ["a", "b", "c"] { try c.execute("INSERT INTO accounts (user_id, opened_by) VALUES ('\(user)', 'operator')") }
+        try tally("grant", "a", "100", "--reason", "r", "--actor", "ops")
+        try tally("grant", "b", "7", "--reason", "r", "--actor", "ops")
+        try tally("grant", "b", "3", "--reason", "r", "--actor", "ops", "--expires", "+30d")
+        try tally("debit", "a", "40", "--reason", "r", "--actor", "ops")
+        // Debt on c (as a clawback leaves it).
+        try c.execute("UPDATE accounts SET debt = 5 WHERE user_id = 'c'")
+        let stats = try json("ledger", "stats")
+        XCTAssertEqual(stats["accounts"]?.int64, 3)
+        XCTAssertEqual(stats["outstanding"]?.int64, 70)
+        XCTAssertEqual(stats["outstanding_by_source"], ["adjustment": 70])
+        XCTAssertEqual(stats["debt"]?.int64, 5)
+        XCTAssertEqual(stats["held"]?.int64, 0)
+        XCTAssertEqual(stats["average_balance"]?.int64, 21, "(70 − 5) ÷ 3 = 21.67, rounded down")
+        XCTAssertEqual(stats["average_balance_rounded"], "down")
+        XCTAssertEqual(stats["entries"]?["adjustment"]?["count"]?.int64, 4)
+        XCTAssertEqual(stats["entries"]?["adjustment"]?["credits"]?.int64, 70)
+        XCTAssertEqual(try json("ledger", "stats", "--since", "2999-01-01T00:00:00Z")["entries"], [:])
+        let text = try tally("ledger", "stats")
+        XCTAssertTrue(text.stdout.contains("average balance   21 (rounded down)"), text.stdout)
+        try tally("ledger", "stats", "--since", "tomorrow", expect: 2)
+    }
+}

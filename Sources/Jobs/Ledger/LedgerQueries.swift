@@ -120,6 +120,18 @@ public enum LedgerQueries {
         SELECT name, credits_per_unit, updated_at FROM agents ORDER BY name
         """)
 
+    /// `LedgerStats` in one statement: the accounts and their debt, the spendable credits by
+    /// grant source (on grants_live_idx), and the entries since `$1` by kind (on the BRIN index
+    /// of sql/0016). Sums are cast to bigint: past 64 bits the query fails rather than rounds.
+    static let stats = Query("ledger_stats", """
+        SELECT 'accounts' AS part, NULL::text AS key, count(*)::bigint AS n, COALESCE(sum(debt), 0)::bigint AS credits FROM accounts
+        UNION ALL
+        SELECT 'outstanding', source, count(*)::bigint, sum(remaining)::bigint FROM grants
+        WHERE remaining > 0 AND (expires_at IS NULL OR expires_at > now()) GROUP BY source
+        UNION ALL
+        SELECT 'entries', kind, count(*)::bigint, sum(amount)::bigint FROM ledger_entries WHERE created_at >= $1 GROUP BY kind
+        """)
+
     /// The database's clock (the transaction's start when in one).
     static let databaseNow = Query("ledger_now", "SELECT now() AS now")
 

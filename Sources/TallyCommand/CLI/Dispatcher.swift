@@ -107,6 +107,7 @@ enum Dispatcher {
         WorkersCommand.self,
         AccountsShowCommand.self,
         LedgerVerifyCommand.self,
+        LedgerStatsCommand.self,
         AuditListCommand.self,
         StreamTokensRevokeAllCommand.self,
         GrantCommand.self,

@@ -21,16 +21,7 @@ struct AuditListCommand: Command {
 
     static func run(_ args: Arguments, _ context: CommandContext) async throws -> Int32 {
         _ = try args.expect([], command: name)
-        var since: Date?
-        if let text = args.option("since") {
-            if let date = Timestamp.parse(text) {
-                since = date
-            } else if let ago = DurationText.parse(text), ago >= 0 {
-                since = Date().addingTimeInterval(-ago)
-            } else {
-                throw CommandError.usage("--since takes ISO-8601 (2026-12-01T00:00:00Z) or a time ago (24h, 7d), got \"\(text.prefix(40))\"")
-            }
-        }
+        let since = try Arguments.since(args.option("since"))
         let limit = try args.int("limit", range: 1...10_000) ?? 100
         let entries = try Audit.list(since: since, actor: args.option("actor"), limit: limit, on: try context.connect())
         if context.json {

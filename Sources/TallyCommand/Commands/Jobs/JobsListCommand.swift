@@ -26,16 +26,7 @@ struct JobsListCommand: Command {
             }
             return state
         }
-        var since: Date?
-        if let text = args.option("since") {
-            if text.hasPrefix("-"), let d = DurationText.parse(String(text.dropFirst())) {
-                since = Date().addingTimeInterval(-d)
-            } else if let d = Timestamp.parse(text) {
-                since = d
-            } else {
-                throw CommandError.usage("--since takes ISO-8601 or -30m / -1h / -2d, got \"\(text)\"")
-            }
-        }
+        let since = try Arguments.since(args.option("since"))
         let limit = try args.int("limit", range: 1...1000) ?? 20
         let before = try args.option("before").map { text -> Int64 in
             guard let n = Int64(text), n > 0 else { throw CommandError.usage("--before takes a job id, got \"\(text)\"") }
