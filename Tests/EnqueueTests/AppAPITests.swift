@@ -179,6 +179,21 @@ final class AppAPITests: XCTestCase {
         XCTAssertTrue(text.contains("# TYPE tally_ingress_request_duration_seconds histogram"))
     }
 
+    /// The credit statistics as gauges, read as the restricted ingress role may.
+    func testMetricsCarryTheCreditStatistics() throws {
+        let h = try IngressHarness()
+        let c = try h.db.connect()
+        try c.execute("INSERT INTO accounts (user_id, opened_by, debt) VALUES ('a', 'operator', 0), ('b', 'operator', 4)")
+        XCTAssertEqual(try TallyRun.run(["grant", "a", "25", "--reason", "r", "--actor", "ops"], environment: ["DATABASE_URL": h.db.url]).status, 0)
+        let text = try h.request("GET", "/metrics", auth: false).text
+        for line in ["tally_ledger_accounts 2", #"tally_ledger_outstanding_credits{source="adjustment"} 25"#,
+                     "tally_ledger_average_balance_credits 10", "tally_ledger_debt_credits 4", "tally_ledger_held_credits 0",
+                     #"tally_ledger_entries_last_day{kind="adjustment"} 1"#, #"tally_ledger_entry_credits_last_day{kind="adjustment"} 25"#,
+                     "# TYPE tally_ledger_accounts gauge"] {
+            XCTAssertTrue(text.contains(line + "\n"), "\(line) in:\n\(text)")
+        }
+    }
+
     /// A read-only key (`tally apikey create NAME --scope read`) may GET, nothing else: 403
     /// `forbidden`, nothing enqueued. Made by the real command.
     func testAReadOnlyKeyMayOnlyGet() throws {

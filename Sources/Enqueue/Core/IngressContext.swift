@@ -29,6 +29,8 @@ public final class IngressContext: Sendable {
     public let streams: StreamHub
     /// `TALLY_CORS_ORIGINS`.
     public let corsOrigins: Set<String>
+    /// The credit statistics `/metrics` shows.
+    public let ledgerStats = LedgerStatsCache()
 
     public init(pool: ConnectionPool, batcher: EnqueueBatcher, waiters: JobWaiters, apiKeys: APIKeyCache, rateLimiter: RateLimiter,
                 metrics: Metrics, stripeSecrets: [String], bitgoSecrets: [String], metricsToken: String? = nil,

@@ -48,7 +48,8 @@ struct MetricsEndpoint: Endpoint {
             throw .forbidden("/metrics answers loopback clients, or a bearer of TALLY_METRICS_TOKEN")
         }
         let workers = try? await context.read { c in try Metrics.readWorkerCounters(on: c) }
-        return .text(200, context.metrics.render() + Metrics.renderWorkerCounters(workers),
+        let ledger = await context.ledgerStats.current(context)
+        return .text(200, context.metrics.render() + Metrics.renderWorkerCounters(workers) + Metrics.renderLedgerStats(ledger),
                      contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
 }
