@@ -579,6 +579,8 @@ final class EventLoop: @unchecked Sendable {
 
     private func flush(_ c: Conn, now: UInt64) {
         while c.outOffset < c.out.count {
+            // Counted before the call: a test that has read the bytes sees the count.
+            c.stream?.writeCalls.add(1, ordering: .relaxed)
             let n = c.out.withUnsafeBytes { raw in
                 send(c.fd, raw.baseAddress! + c.outOffset, raw.count - c.outOffset, Int32(MSG_NOSIGNAL))
             }

@@ -42,6 +42,8 @@ public final class ServerStream: Sendable {
     private let state = Mutex(State())
     /// Taken by the loop but not yet accepted by the socket. Written only by the loop's thread.
     private let unwritten = Atomic<Int>(0)
+    /// `send(2)` calls made for this stream (the tests' check that sends are coalesced).
+    let writeCalls = Atomic<Int>(0)
     private static let ids = Atomic<UInt64>(1)
 
     init(loop: EventLoop, fd: Int32, connID: UInt64, peer: PeerAddress?, maxBufferedBytes: Int) {

@@ -1,5 +1,5 @@
 import Foundation
-import HTTPServer
+@testable import HTTPServer
 import TestSupport
 import XCTest
 
@@ -140,11 +140,15 @@ final class ServerStreamTests: XCTestCase {
     }
 
     func testManySmallSendsAreCoalesced() throws {
-        // Sends made while the loop is busy leave together: 1,000 sends of 10 bytes from the
-        // loop's own thread (inside `opened`) reach the client as far fewer reads.
+        // Sends made between two wake-ups leave together: 1,000 sends of 10 bytes from the
+        // loop's own thread (inside `opened`) are one write after the head's.
+        let events = Events()
         let server = try HTTPServer(config: Self.config()) { _ in
             HTTPResponse(status: 200, headers: [HTTPHeader(name: "Content-Type", value: "text/event-stream")],
-                         stream: StreamHandler(opened: { s in for i in 0..<1000 { s.send(Array(String(format: "data: %03d\n", i % 1000).utf8)) } },
+                         stream: StreamHandler(opened: { s in
+                                                   events.opened.mutate { $0.append(s) }
+                                                   for i in 0..<1000 { s.send(Array(String(format: "data: %03d\n", i).utf8)) }
+                                               },
                                                closed: { _ in }))
         }
         server.start()
@@ -154,6 +158,17 @@ final class ServerStreamTests: XCTestCase {
         XCTAssertTrue(client.read { $0.count >= 10_000 })
         XCTAssertEqual(client.received.count, 10_000)
         XCTAssertEqual(String(decoding: client.received.prefix(20), as: UTF8.self), "data: 000\ndata: 001\n")
+        guard let stream = events.lastOpened else { return XCTFail("not opened") }
+        XCTAssertEqual(stream.writeCalls.load(ordering: .relaxed), 2, "the head, then all 1,000 sends in one write")
+
+        // From another thread, racing the loop: still far fewer writes than sends.
+        client.received = []
+        let sender = Thread { for i in 0..<1000 { stream.send(Array(String(format: "data: %03d\n", i).utf8)) } }
+        sender.start()
+        XCTAssertTrue(client.read { $0.count >= 10_000 })
+        let writes = stream.writeCalls.load(ordering: .relaxed) - 2
+        print("coalescing: 1,000 sends from another thread left in \(writes) writes")
+        XCTAssertLessThan(writes, 1000)
     }
 
     func testASlowConsumerIsClosed() throws {
