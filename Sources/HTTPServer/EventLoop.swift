@@ -14,7 +14,8 @@ import Synchronization
 /// An answer with a `StreamHandler` turns its connection into a stream (`ServerStream`): no
 /// more requests, no request or idle timeout; what the client sends goes to `received`, what
 /// other threads `send` reaches the loop through `streamMail` and leaves coalesced, one
-/// `send(2)` per wake-up. Streams cost no timer: the once-a-tick sweep skips them.
+/// `send(2)` per wake-up. A stream costs no thread and no timer of its own: the sweep that
+/// visits every connection once a tick passes over it.
 ///
 /// `@unchecked Sendable`: `connections` and everything in them are touched only by the loop's
 /// own thread; other threads reach the loop only through `mailbox` and `streamMail` (Mutexes),
