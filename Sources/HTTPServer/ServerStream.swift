@@ -7,7 +7,10 @@ import Synchronization
 /// to the socket. Many `send`s between two wake-ups leave in one `send(2)`.
 ///
 /// An idle stream costs no thread, no timer and no polling: it is one `Conn` in its loop's
-/// table plus this object (measured: see `ServerStreamTests.testIdleStreamsAreCheap`).
+/// table plus this object, with no buffer kept between events. Measured with 2,000 idle
+/// streams over loopback (`ServerStreamTests.testIdleStreamsAreCheap`): 0.55–0.9 KiB of
+/// resident memory each, no added thread; the kernel's socket memory, outside the process,
+/// grew about 8.3 KiB per stream for both ends together.
 public final class ServerStream: Sendable {
     /// Unique per server process (every loop, every server).
     public let id: UInt64
