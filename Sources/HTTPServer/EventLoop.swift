@@ -11,9 +11,15 @@ import Synchronization
 /// A connection carries one request at a time: while its request is being handled the loop
 /// stops reading from it (pipelined bytes wait in its buffer), so answers leave in order.
 ///
+/// An answer with a `StreamHandler` turns its connection into a stream (`ServerStream`): no
+/// more requests, no request or idle timeout; what the client sends goes to `received`, what
+/// other threads `send` reaches the loop through `streamMail` and leaves coalesced, one
+/// `send(2)` per wake-up. A stream costs no thread and no timer of its own: the sweep that
+/// visits every connection once a tick passes over it.
+///
 /// `@unchecked Sendable`: `connections` and everything in them are touched only by the loop's
-/// own thread; other threads reach the loop only through `mailbox` (a Mutex), `stopping`
-/// (atomic) and the wake pipe (a file descriptor, written with `write(2)`).
+/// own thread; other threads reach the loop only through `mailbox` and `streamMail` (Mutexes),
+/// `stopping` (atomic) and the wake pipe (a file descriptor, written with `write(2)`).
 final class EventLoop: @unchecked Sendable {
     let index: Int
     let open: Counter
@@ -28,6 +34,8 @@ final class EventLoop: @unchecked Sendable {
     private var connections: [Int32: Conn] = [:]
     private var nextID: UInt64 = 1
     private let mailbox = Mutex<[Answer]>([])
+    /// Streams with bytes sent or a close asked since the loop last looked (each at most once).
+    private let streamMail = Mutex<[ServerStream]>([])
     private let stopping = Atomic<Bool>(false)
     private let graceNanos = Atomic<UInt64>(0)
     private let done = DispatchSemaphore(value: 0)
@@ -62,6 +70,8 @@ final class EventLoop: @unchecked Sendable {
         let fd: Int32
         let bytes: [UInt8]
         let close: Bool
+        /// The answer opens a stream once its head is queued.
+        let stream: StreamHandler?
     }
 
     final class Conn {
@@ -90,6 +100,10 @@ final class EventLoop: @unchecked Sendable {
         var interest: UInt32 = 0
         /// Where it came from (counted in `clients` while open).
         let peer: PeerAddress?
+        /// Set when an answer made this connection a stream.
+        var stream: ServerStream?
+        /// The stream's callbacks; nil again once `closed` ran (it runs once).
+        var streamHandler: StreamHandler?
 
         init(fd: Int32, id: UInt64, peer: PeerAddress?, limits: RequestParser.Limits, now: UInt64) {
             self.fd = fd
@@ -145,6 +159,16 @@ final class EventLoop: @unchecked Sendable {
     func post(_ answer: Answer) {
         let wasEmpty = mailbox.withLock { m -> Bool in
             m.append(answer)
+            return m.count == 1
+        }
+        if wasEmpty && !onLoopThread { wake() }
+    }
+
+    /// Called from any thread by a stream with something new to write or a close (once until
+    /// the loop takes it: `ServerStream.take()`).
+    func schedule(_ stream: ServerStream) {
+        let wasEmpty = streamMail.withLock { m -> Bool in
+            m.append(stream)
             return m.count == 1
         }
         if wasEmpty && !onLoopThread { wake() }
@@ -211,7 +235,9 @@ final class EventLoop: @unchecked Sendable {
                     listening = false
                     close(listenFD)
                     stopDeadline = now + graceNanos.load(ordering: .relaxed)
-                    // Idle connections go now; the others close after their answer.
+                    // Streams and idle connections go now (a stream never ends by itself: the
+                    // grace is for answers in flight); the others close after their answer.
+                    for c in Array(connections.values) where c.stream != nil { closeStreamForStop(c, now: now) }
                     for c in Array(connections.values) where !c.busy && c.out.count == c.outOffset && c.buffer.isEmpty { closeConn(c) }
                 }
                 if connections.isEmpty || now >= stopDeadline! { break }
@@ -241,8 +267,10 @@ final class EventLoop: @unchecked Sendable {
             }
             morePending = runJobs()
             deliverAnswers(now: now)
-            // Answers may have released pipelined requests whose tasks are queued now.
-            if !morePending { morePending = jobs.withLock { !$0.queue.isEmpty } }
+            deliverStreams(now: now)
+            // Answers may have released pipelined requests whose tasks are queued now; the
+            // loop's own callbacks may have sent on streams (no wake-up write for those).
+            if !morePending { morePending = jobs.withLock { !$0.queue.isEmpty } || streamMail.withLock { !$0.isEmpty } }
             for c in touched where connections[c.fd] === c { updateInterest(c) }
             touched.removeAll(keepingCapacity: true)
             if now - lastSweep >= UInt64(tickMillis) * 1_000_000 {
@@ -252,6 +280,9 @@ final class EventLoop: @unchecked Sendable {
         }
         for c in Array(connections.values) { closeConn(c) }
         if listening { close(listenFD) }
+        // Every stream is closed: none posts again. Dropping the mail breaks the stream → loop
+        // references.
+        streamMail.withLock { $0.removeAll() }
         // Tasks still queued (or queued later) run on the global executor from now on.
         let left = jobs.withLock { j -> [UnownedJob] in
             j.accepting = false
@@ -269,9 +300,12 @@ final class EventLoop: @unchecked Sendable {
         for c in Array(connections.values) {
             if let until = c.lingerUntil {
                 if now > until { closeConn(c) }
-            } else if let since = c.writeStalledSince, now - since > requestTimeout {
+            } else if let since = c.writeStalledSince, now - since > requestTimeout, c.stream == nil || c.closeAfterWrite {
+                // A live stream's slow reader is bounded by its `maxBufferedBytes` instead (how
+                // far behind a consumer may fall is the stream owner's call); a closing one
+                // gets what an answer gets.
                 closeConn(c)
-            } else if c.busy {
+            } else if c.busy || c.stream != nil {
                 continue
             } else if let started = c.requestStarted, now - started > requestTimeout {
                 Log.debug("request not received in time, closing", ["timeout_s": config.requestTimeout])
@@ -325,13 +359,102 @@ final class EventLoop: @unchecked Sendable {
             c.busy = false
             if a.close || stopping.load(ordering: .relaxed) { c.closeAfterWrite = true }
             queue(c, a.bytes)
+            // Stopping, or the client has closed its side already: written, never opened.
+            if let handler = a.stream, !c.closeAfterWrite { openStream(c, handler) }
             flush(c, now: now)
             // Pipelined requests already buffered are parsed now.
-            if connections[c.fd] === c, !c.busy, !c.closeAfterWrite, !c.buffer.isEmpty {
+            if connections[c.fd] === c, c.stream == nil, !c.busy, !c.closeAfterWrite, !c.buffer.isEmpty {
                 c.requestStarted = now
                 process(c, now: now)
             }
         }
+    }
+
+    // MARK: Streams
+
+    /// The head is queued: the connection is a stream from now on.
+    private func openStream(_ c: Conn, _ handler: StreamHandler) {
+        let s = ServerStream(loop: self, fd: c.fd, connID: c.id, peer: c.peer, maxBufferedBytes: handler.maxBufferedBytes)
+        c.stream = s
+        c.streamHandler = handler
+        c.requestStarted = nil
+        // Bytes the client sent after the request (a WebSocket frame right behind the
+        // handshake) belong to the stream; the request buffer's capacity is given back.
+        let early = c.buffer
+        c.buffer = []
+        c.parser = RequestParser(limits: config.limits)
+        s.noteUnwritten(c.out.count - c.outOffset)
+        handler.opened(s)
+        if !early.isEmpty, let received = handler.received, c.streamHandler != nil { received(s, early) }
+    }
+
+    /// Writes what streams sent since the last wake-up (all of a stream's sends in one
+    /// `send(2)` when the socket takes them) and carries out their closes.
+    private func deliverStreams(now: UInt64) {
+        let ready = streamMail.withLock { m -> [ServerStream] in
+            let out = m
+            m.removeAll(keepingCapacity: true)
+            return out
+        }
+        for s in ready {
+            let (bytes, request) = s.take()
+            guard let c = connections[s.fd], c.id == s.connID, c.stream === s, c.streamHandler != nil else { continue }
+            if request == .abort {
+                Log.debug("stream closed: the client reads too slowly", ["max_buffered_bytes": s.maxBufferedBytes])
+                closeConn(c)
+                continue
+            }
+            if !bytes.isEmpty { queue(c, bytes) }
+            if request == .flush {
+                c.closeAfterWrite = true
+                touched.append(c)
+                endStream(c)
+            }
+            flush(c, now: now)
+        }
+    }
+
+    /// What the client sends on a stream: to `received`, or dropped (SSE). A bounded number of
+    /// reads per wake-up, so one fast sender cannot hold the loop (epoll reports it again).
+    private func readStream(_ c: Conn, now: UInt64) {
+        for _ in 0..<16 {
+            let n = readBuffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                c.lastActivity = now
+                if let s = c.stream, let received = c.streamHandler?.received { received(s, Array(readBuffer[0..<n])) }
+                guard connections[c.fd] === c else { return }
+                if n < readBuffer.count { return }
+            } else if n == 0 {
+                closeConn(c)
+                return
+            } else if errno == EINTR {
+                continue
+            } else {
+                if errno != EAGAIN && errno != EWOULDBLOCK { closeConn(c) }
+                return
+            }
+        }
+    }
+
+    /// Runs `closed` once and makes the stream refuse further sends.
+    private func endStream(_ c: Conn) {
+        guard let handler = c.streamHandler, let s = c.stream else { return }
+        c.streamHandler = nil
+        s.markClosed()
+        handler.closed(s)
+    }
+
+    /// The server stops: what the socket takes now of what is queued is written, then the
+    /// stream closes, without waiting for the grace.
+    private func closeStreamForStop(_ c: Conn, now: UInt64) {
+        if let s = c.stream, c.streamHandler != nil {
+            let (bytes, request) = s.take()
+            if request != .abort, !bytes.isEmpty {
+                queue(c, bytes)
+                flush(c, now: now)
+            }
+        }
+        closeConn(c)
     }
 
     private func acceptAll(now: UInt64) {
@@ -367,6 +490,10 @@ final class EventLoop: @unchecked Sendable {
         if c.lingerUntil != nil {
             let n = readBuffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
             if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { closeConn(c) }
+            return
+        }
+        if c.stream != nil {
+            readStream(c, now: now)
             return
         }
         var gotEOF = false
@@ -431,8 +558,12 @@ final class EventLoop: @unchecked Sendable {
             let keepAlive = request.keepAlive
             Task(executorPreference: executor) { [self] in
                 let response = await handler(request)
+                if let stream = response.stream {
+                    post(answer.init(connID: connID, fd: fd, bytes: response.serialized(keepAlive: true), close: false, stream: stream))
+                    return
+                }
                 let keep = keepAlive && !response.close
-                post(answer.init(connID: connID, fd: fd, bytes: response.serialized(keepAlive: keep), close: !keep))
+                post(answer.init(connID: connID, fd: fd, bytes: response.serialized(keepAlive: keep), close: !keep, stream: nil))
             }
         }
     }
@@ -449,6 +580,8 @@ final class EventLoop: @unchecked Sendable {
 
     private func flush(_ c: Conn, now: UInt64) {
         while c.outOffset < c.out.count {
+            // Counted before the call: a test that has read the bytes sees the count.
+            c.stream?.writeCalls.add(1, ordering: .relaxed)
             let n = c.out.withUnsafeBytes { raw in
                 send(c.fd, raw.baseAddress! + c.outOffset, raw.count - c.outOffset, Int32(MSG_NOSIGNAL))
             }
@@ -458,6 +591,7 @@ final class EventLoop: @unchecked Sendable {
                 c.writeStalledSince = nil
             } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if c.writeStalledSince == nil { c.writeStalledSince = now }
+                c.stream?.noteUnwritten(c.out.count - c.outOffset)
                 return
             } else if n < 0 && errno == EINTR {
                 continue
@@ -466,7 +600,13 @@ final class EventLoop: @unchecked Sendable {
                 return
             }
         }
-        c.out.removeAll(keepingCapacity: true)
+        if let s = c.stream {
+            // A stream is idle most of its life: it keeps no write buffer between events.
+            c.out = []
+            s.noteUnwritten(0)
+        } else {
+            c.out.removeAll(keepingCapacity: true)
+        }
         c.outOffset = 0
         c.writeStalledSince = nil
         if c.closeAfterWrite && c.lingerUntil == nil {
@@ -482,6 +622,7 @@ final class EventLoop: @unchecked Sendable {
         close(c.fd)
         open.decrement()
         if let peer = c.peer { clients.close(peer.text) }
+        endStream(c)
     }
 
     /// Past a connection cap: a short 503, then close. Never queued, never blocking.

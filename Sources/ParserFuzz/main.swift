@@ -1,4 +1,5 @@
-// The libFuzzer target on the HTTP server's request parser (ops/fuzz builds and runs it).
+// The libFuzzer target on the HTTP server's request parser and its WebSocket frame parser
+// (ops/fuzz builds and runs it).
 //
 // Built only with -DFUZZING and -sanitize=fuzzer,address: SwiftPM links executables with
 // `--defsym main=<Module>_main`, which clashes with libFuzzer's own `main`, so this main hands
@@ -22,7 +23,33 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         precondition(r.body.count <= limits.maxBodyBytes)
         inspect(r)
     }
+    fuzzWebSocketFrames(bytes, pieces: 1 + (size > 1 ? Int(bytes[1] % 5) : 0))
     return 0
+}
+
+/// The same bytes as a client's WebSocket frames: whole and in pieces they must give the same
+/// events, never a message larger than the limit, and nothing after a failure or a close.
+func fuzzWebSocketFrames(_ bytes: [UInt8], pieces: Int) {
+    let limit = 1024
+    var whole = WebSocketFrameParser(maxMessageBytes: limit)
+    let a = whole.parse(bytes)
+    var split = WebSocketFrameParser(maxMessageBytes: limit)
+    var b: [WebSocketFrameParser.Event] = []
+    let step = max(1, bytes.count / pieces)
+    var offset = 0
+    while offset < bytes.count {
+        b += split.parse(Array(bytes[offset..<min(bytes.count, offset + step)]))
+        offset += step
+    }
+    precondition(a == b, "the WebSocket parser's answer depends on how the bytes were split")
+    for (i, e) in a.enumerated() {
+        switch e {
+        case .text(let t): precondition(t.utf8.count <= limit)
+        case .binary(let p): precondition(p.count <= limit)
+        case .ping(let p), .pong(let p): precondition(p.count <= 125)
+        case .close, .failure: precondition(i == a.count - 1, "events after a close or a failure")
+        }
+    }
 }
 
 /// Only what HTTPServer and Support offer: this target does not link the ingress (its field

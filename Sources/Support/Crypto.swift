@@ -1,8 +1,9 @@
 import COpenSSL
 import Foundation
 
-/// HMAC-SHA256, SHA-256, constant-time comparison and random tokens through OpenSSL's libcrypto
-/// (Foundation on Linux has no SHA-256; CryptoKit does not exist there).
+/// HMAC-SHA256, SHA-256 (and SHA-1 for the WebSocket handshake), constant-time comparison and
+/// random tokens through OpenSSL's libcrypto (Foundation on Linux has no SHA-256; CryptoKit does
+/// not exist there).
 public enum Crypto {
     public static func hmacSHA256(key: some Collection<UInt8>, message: some Collection<UInt8>) -> [UInt8] {
         let keyBytes = Array(key)
@@ -31,6 +32,17 @@ public enum Crypto {
     }
 
     public static func sha256Hex(_ text: String) -> String { hex(sha256(Array(text.utf8))) }
+
+    /// SHA-1: only where a protocol fixes it and no secrecy rests on it (the WebSocket
+    /// handshake's `Sec-WebSocket-Accept`, RFC 6455 4.2.2). Never for signatures or tokens.
+    public static func sha1(_ data: some Collection<UInt8>) -> [UInt8] {
+        let bytes = Array(data)
+        var out = [UInt8](repeating: 0, count: Int(SHA_DIGEST_LENGTH))
+        bytes.withUnsafeBytes { b in
+            _ = SHA1(b.baseAddress?.assumingMemoryBound(to: UInt8.self), b.count, &out)
+        }
+        return out
+    }
 
     /// Compares in time that depends only on the lengths, never on where the bytes differ.
     public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
