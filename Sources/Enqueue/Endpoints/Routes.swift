@@ -16,6 +16,9 @@ public enum Routes {
         ShowLedgerEndpoint(),
         ListNotificationsEndpoint(),
         CreateStreamTokenEndpoint(),
+        // The stream: its own token, not an API key.
+        StreamEndpoint(),
+        StreamPreflightEndpoint(),
         ShowPurchaseEndpoint(),
         // Operations.
         HealthEndpoint(),

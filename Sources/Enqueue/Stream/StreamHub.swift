@@ -80,6 +80,9 @@ public final class StreamHub: Sendable {
 
     public var streamCount: Int { state.withLock { $0.subscribers.count } }
 
+    /// Open streams of one user on this process.
+    public func streamCount(of userID: String) -> Int { state.withLock { $0.byUser[userID]?.count ?? 0 } }
+
     /// Starts feeding `sink` the user's notifications after `after`. The caller has sent what
     /// comes first (the preamble, the snapshot or `reset`).
     public func open(_ sink: any StreamSink, userID: String, after: Int64, format: StreamFormat, token: StreamToken) throws(OpenRefusal) {

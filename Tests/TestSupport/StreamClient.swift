@@ -5,17 +5,17 @@ import Glibc
 
 /// A raw TCP client for streaming responses: reads a head, then whatever the server sends,
 /// waiting on `poll()` with deadlines (never a sleep). Driven by one test thread.
-final class StreamClient {
-    let fd: Int32
+public final class StreamClient {
+    public let fd: Int32
     /// Read and not yet consumed by a caller.
-    var received: [UInt8] = []
-    private(set) var sawEOF = false
+    public var received: [UInt8] = []
+    public private(set) var sawEOF = false
 
-    struct Failure: Error, CustomStringConvertible { let description: String }
+    public struct Failure: Error, CustomStringConvertible { public let description: String }
 
     /// `receiveBuffer` (SO_RCVBUF, set before connecting so the window starts small) makes a
     /// client that never reads fill up fast.
-    init(port: UInt16, receiveBuffer: Int32? = nil) throws {
+    public init(port: UInt16, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
         if var size = receiveBuffer {
@@ -37,9 +37,9 @@ final class StreamClient {
 
     deinit { Glibc.close(fd) }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -50,7 +50,7 @@ final class StreamClient {
 
     /// Reads until `condition(received)` holds; false at end of stream or past the deadline.
     @discardableResult
-    func read(timeout: TimeInterval = 10, until condition: ([UInt8]) -> Bool) -> Bool {
+    public func read(timeout: TimeInterval = 10, until condition: ([UInt8]) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while !condition(received) {
             guard !sawEOF, fill(until: deadline) else { return condition(received) }
@@ -59,7 +59,7 @@ final class StreamClient {
     }
 
     /// Reads until the server closes; false if it has not within `timeout`.
-    func waitForEOF(timeout: TimeInterval = 10) -> Bool {
+    public func waitForEOF(timeout: TimeInterval = 10) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while !sawEOF {
             guard fill(until: deadline) else { return sawEOF }
@@ -68,7 +68,7 @@ final class StreamClient {
     }
 
     /// The status and the (lowercased) headers of a response head; the head is consumed.
-    func readHead(timeout: TimeInterval = 10) throws -> (status: Int, headers: [String: String]) {
+    public func readHead(timeout: TimeInterval = 10) throws -> (status: Int, headers: [String: String]) {
         let crlf2: [UInt8] = [13, 10, 13, 10]
         var end: Int?
         read(timeout: timeout) { r in
