@@ -33,10 +33,12 @@ tally_package_installed() {
 }
 
 # Installs those of the Debian packages "$@" that are not installed, and only those, saying
-# which. Never upgrades anything already there (--no-upgrade): an upgrade of postgresql-15 under
+# which (a first argument --no-install-recommends goes to apt-get). Never upgrades anything already there (--no-upgrade): an upgrade of postgresql-15 under
 # a running cluster breaks it (`could not load library plpgsql.so`). Every ops/ script installs
 # through here.
 tally_install_missing() {
+    local options=()
+    if [ "${1:-}" = "--no-install-recommends" ]; then options+=("$1"); shift; fi
     command -v dpkg >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
         || tally_die "not a Debian machine (no dpkg or apt-get): install $* by hand"
     local missing=() p
@@ -49,9 +51,9 @@ tally_install_missing() {
     fi
     tally_log "installing missing packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    if ! $sudo apt-get install -y -q --no-upgrade "${missing[@]}" >/dev/null 2>&1; then
+    if ! $sudo apt-get install -y -q --no-upgrade "${options[@]}" "${missing[@]}" >/dev/null 2>&1; then
         $sudo apt-get update -q >/dev/null 2>&1 || true
-        $sudo apt-get install -y -q --no-upgrade "${missing[@]}" >/dev/null \
+        $sudo apt-get install -y -q --no-upgrade "${options[@]}" "${missing[@]}" >/dev/null \
             || tally_die "apt-get install failed: install ${missing[*]} by hand"
     fi
 }
