@@ -32,6 +32,22 @@ CREATE TABLE ingress_kinds (
     shape      jsonpath
 );
 
+-- `names` and `shape` are made from `fields` whenever a kind is added or changed (later
+-- migrations add kinds by inserting kind, queue and fields only).
+CREATE FUNCTION tally_ingress_kind_shape() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.names := ARRAY(SELECT jsonb_object_keys(NEW.fields));
+    NEW.shape := (SELECT string_agg(CASE WHEN right(f.value, 1) = '?'
+                                         THEN format('(!exists($.%1$s) || $.%1$s.type() == "%2$s" || $.%1$s.type() == "null")',
+                                                     to_json(f.key)::text, rtrim(f.value, '?'))
+                                         ELSE format('$.%s.type() == "%s"', to_json(f.key)::text, f.value) END, ' && ')
+                  FROM jsonb_each_text(NEW.fields) f)::jsonpath;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER ingress_kinds_shape BEFORE INSERT OR UPDATE OF fields ON ingress_kinds
+    FOR EACH ROW EXECUTE FUNCTION tally_ingress_kind_shape();
+
 INSERT INTO ingress_kinds (kind, queue, fields, key_prefix, key_field, key_exact) VALUES
     ('account.open',   'default',  '{"user_id": "string", "referral_code": "string?"}', 'account:', 'user_id', true),
     ('usage.record',   'default',  '{"user_id": "string", "agent": "string", "units": "number", "idempotency_key": "string"}', 'usage:', 'user_id', false),
@@ -41,13 +57,6 @@ INSERT INTO ingress_kinds (kind, queue, fields, key_prefix, key_field, key_exact
     ('crypto.check',   'payments', '{"coin": "string", "transfer_id": "string", "wallet": "string?"}', 'crypto.check:', 'coin', false),
     ('crypto.quote',   'payments', '{"purchase_id": "string", "user_id": "string", "product": "string", "coin": "string"}', 'crypto.quote:', 'user_id', false);
 
-UPDATE ingress_kinds k SET
-    names = ARRAY(SELECT jsonb_object_keys(k.fields)),
-    shape = (SELECT string_agg(CASE WHEN right(f.value, 1) = '?'
-                                    THEN format('(!exists($.%1$s) || $.%1$s.type() == "%2$s" || $.%1$s.type() == "null")',
-                                                to_json(f.key)::text, rtrim(f.value, '?'))
-                                    ELSE format('$.%s.type() == "%s"', to_json(f.key)::text, f.value) END, ' && ')
-             FROM jsonb_each_text(k.fields) f)::jsonpath;
 ALTER TABLE ingress_kinds ALTER COLUMN names SET NOT NULL, ALTER COLUMN shape SET NOT NULL;
 
 -- Whether the ingress may enqueue one job: the fast check every batch runs, inlined into the

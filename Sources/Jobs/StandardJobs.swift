@@ -25,6 +25,12 @@ extension JobRegistry {
         r.register(AdminAdjustJob())
         r.register(CreditsExpireJob(settings: ledger))
         try r.schedule(CreditsExpireJob.self, cron: "@hourly")
+        // Holds (docs/ledger.md, "Holds").
+        r.register(HoldCreateJob())
+        r.register(HoldCaptureJob())
+        r.register(HoldVoidJob())
+        r.register(HoldsExpireJob())
+        try r.schedule(HoldsExpireJob.self, cron: "* * * * *")
         // Rewards, streaks, referrals and rollover (docs/rewards-and-notifications.md).
         r.register(RewardsActionJob())
         r.register(StreaksEvaluateJob(settings: rewards))

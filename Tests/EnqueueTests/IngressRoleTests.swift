@@ -58,6 +58,11 @@ final class IngressRoleTests: XCTestCase {
             ("stripe.event", "payments", #"{"event_id":"evt_1"}"#, "stripe:evt_1"),
             ("crypto.check", "payments", #"{"coin":"btc","transfer_id":"t1","wallet":null}"#, "crypto.check:btc:t1"),
             ("crypto.quote", "payments", #"{"purchase_id":"p1","user_id":"u1","product":"topup_100","coin":"btc"}"#, "crypto.quote:u1:q"),
+            ("hold.create", "default", #"{"hold_id":"hold_0123456789abcdef01234567","user_id":"u1","credits":5}"#, "hold:u1:k"),
+            ("hold.create", "default", #"{"hold_id":"hold_0123456789abcdef01234568","user_id":"u1","agent":"gpu","units":2,"expires_in":60}"#, "hold:u1:k2"),
+            ("hold.capture", "default", #"{"hold_id":"hold_0123456789abcdef01234567","credits":3,"idempotency_key":"c"}"#,
+             "hold.capture:hold_0123456789abcdef01234567:c"),
+            ("hold.void", "default", #"{"hold_id":"hold_0123456789abcdef01234567"}"#, "hold.void:hold_0123456789abcdef01234567"),
         ]
         for (kind, queue, args, key) in kinds {
             let rows = try enqueue(kind, queue: queue, args: args, key: key)

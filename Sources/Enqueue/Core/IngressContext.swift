@@ -197,6 +197,8 @@ public final class IngressContext: Sendable {
         case .accountNotFound: (404, "no account for this user_id; open it with POST /v1/accounts first")
         case .unknownAgent: (404, "no such agent; operators set prices with `tally agents set`")
         case .invalidUnits: (400, "units × the agent's price is more than 10^12 credits, the most one charge may move; send at most max_units per request")
+        case .captureExceedsHold: (400, "the capture is more than the hold holds (held); capture at most that")
+        case .holdNotFound: (404, "no such hold")
         }
     }
 
@@ -204,7 +206,7 @@ public final class IngressContext: Sendable {
         if job.state == .completed, let result = job.result, let refusal = LedgerRefusal(result: result) {
             var body = extra
             body["job_id"] = .int(job.id)
-            for field in ["balance", "required", "max_units"] { if let v = result[field] { body[field] = v } }
+            for field in ["balance", "required", "max_units", "held", "hold_id"] { if let v = result[field] { body[field] = v } }
             let answer = answer(refusal)
             return APIError(status: answer.status, code: refusal.rawValue, message: answer.message, extra: body).response
         }

@@ -20,6 +20,10 @@ public enum Routes {
         StreamEndpoint(),
         StreamPreflightEndpoint(),
         ShowPurchaseEndpoint(),
+        CreateHoldEndpoint(),
+        CaptureHoldEndpoint(),
+        VoidHoldEndpoint(),
+        ShowHoldEndpoint(),
         // Operations.
         HealthEndpoint(),
         ReadyEndpoint(),

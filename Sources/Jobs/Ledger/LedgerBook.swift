@@ -31,13 +31,13 @@ public final class LedgerBook {
     /// The database's transaction time once `load` ran: what "past expiry" is measured against.
     public private(set) var now = Date()
 
-    private var accounts: [String: AccountState] = [:]
+    var accounts: [String: AccountState] = [:]
     /// References known to be in the ledger, with their entries' amounts.
     private var applied: [String: Int64] = [:]
     private var checkedReferences: Set<String> = []
     private var pending: [PendingEntry] = []
     private var newGrantIDs: [Int64] = []
-    private var changedGrantIDs: Set<Int64> = []
+    var changedGrantIDs: Set<Int64> = []
     private var spareGrantIDs: [Int64] = []
     private var committed = false
 
@@ -146,6 +146,12 @@ public final class LedgerBook {
     public func appliedAmount(_ reference: String) throws -> Int64? {
         try prefetch(references: [reference])
         return applied[reference]
+    }
+
+    /// The allocations of an entry this book has recorded and not yet committed (a hold keeps
+    /// the grants its reservation took), as recorded: negative amounts, in the order taken.
+    func pendingAllocations(_ reference: String) -> [(grantID: Int64, amount: Int64)]? {
+        pending.last { $0.reference == reference }?.allocations
     }
 
     // MARK: Operations
@@ -336,17 +342,17 @@ public final class LedgerBook {
     /// Grants created by this book, as created (their final remainder is read from the account).
     private var createdGrants: [Int64: GrantRecord] = [:]
 
-    private func state(_ userID: String) throws -> AccountState {
+    func state(_ userID: String) throws -> AccountState {
         guard let account = accounts[userID] else { throw LedgerError.accountNotFound(userID) }
         return account
     }
 
-    private func isApplied(_ reference: String) throws -> Bool {
+    func isApplied(_ reference: String) throws -> Bool {
         try appliedAmount(reference) != nil
     }
 
     /// Appends the entry, updates the account's running total, stores the account back.
-    private func record(_ account: inout AccountState, amount: Int64, kind: String, reference: String, metadata: JSON,
+    func record(_ account: inout AccountState, amount: Int64, kind: String, reference: String, metadata: JSON,
                         allocations: [(Int64, Int64)], notification: NotificationType, payload: [String: JSON],
                         grantID: Int64? = nil) throws -> LedgerChange {
         guard Self.validKind(kind) else { throw LedgerError.invalid("entry kind \"\(kind)\" must be lowercase letters, digits, _ or . (at most 64)") }

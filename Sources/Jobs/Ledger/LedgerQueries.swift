@@ -72,6 +72,13 @@ public enum LedgerQueries {
         WHERE user_id = ANY($1::text[]) AND remaining > 0
         """)
 
+    /// Some grants of one user, whatever is left of them (a hold's release gives credits back to
+    /// grants that may have reached zero or expired).
+    static let grantsByID = Query(adHoc: """
+        SELECT id, user_id, source, amount, remaining, expires_at, payment_id FROM grants
+        WHERE id = ANY($1::bigint[]) AND user_id = $2
+        """)
+
     /// References already in the ledger, with their entries' amounts.
     static let existingReferences = Query(adHoc: """
         SELECT reference, amount FROM ledger_entries WHERE reference = ANY($1::text[])
@@ -125,6 +132,8 @@ public enum LedgerQueries {
     /// of sql/0016). Sums are cast to bigint: past 64 bits the query fails rather than rounds.
     static let stats = Query("ledger_stats", """
         SELECT 'accounts' AS part, NULL::text AS key, count(*)::bigint AS n, COALESCE(sum(debt), 0)::bigint AS credits FROM accounts
+        UNION ALL
+        SELECT 'held', NULL, count(*)::bigint, COALESCE(sum(reserved), 0)::bigint FROM holds WHERE status = 'held'
         UNION ALL
         SELECT 'outstanding', source, count(*)::bigint, sum(remaining)::bigint FROM grants
         WHERE remaining > 0 AND (expires_at IS NULL OR expires_at > now()) GROUP BY source
@@ -299,28 +308,34 @@ public enum LedgerQueries {
     ///   its only allocations are on those grants (debt repaid from them);
     /// - an entry that takes credits (amount < 0) created no grant, and its allocations sum to
     ///   its amount, except an entry of a kind in `$1` (clawbacks), whose allocations may take
-    ///   less (down to nothing): what the grants did not cover became debt.
+    ///   less (down to nothing): what the grants did not cover became debt;
+    /// - an entry of a kind in `$2` (a hold's release) gives credits back to grants it did not
+    ///   create: it adds credits, creates no grant, and its allocations are all positive and sum
+    ///   to its amount.
     public static let verifyEntryAllocations = Query("ledger_verify_entry_allocations", """
         WITH al AS (
             SELECT la.entry_id, sum(la.amount) AS allocated,
                    COALESCE(sum(la.amount) FILTER (WHERE g.entry_id = la.entry_id), 0) AS own,
-                   count(*) FILTER (WHERE la.amount > 0) AS positive
+                   count(*) FILTER (WHERE la.amount > 0) AS positive, count(*) AS n
             FROM ledger_allocations la JOIN grants g ON g.id = la.grant_id
             GROUP BY la.entry_id
         ), created AS (
             SELECT entry_id, sum(amount) AS amount FROM grants GROUP BY entry_id
         )
-        SELECT e.id, e.user_id, e.amount, e.kind, e.kind = ANY($1::text[]) AS may_make_debt,
+        SELECT e.id, e.user_id, e.amount, e.kind, e.kind = ANY($1::text[]) AS may_make_debt, e.kind = ANY($2::text[]) AS restores,
                COALESCE(c.amount, 0) AS created, COALESCE(al.allocated, 0) AS allocated,
                COALESCE(al.own, 0) AS own, COALESCE(al.positive, 0) AS positive
         FROM ledger_entries e
         LEFT JOIN al ON al.entry_id = e.id
         LEFT JOIN created c ON c.entry_id = e.id
-        WHERE COALESCE(al.positive, 0) > 0
-           OR (e.amount > 0 AND (COALESCE(c.amount, 0) <> e.amount OR COALESCE(al.allocated, 0) <> COALESCE(al.own, 0)))
-           OR (e.amount < 0 AND (c.entry_id IS NOT NULL
-                                 OR (e.kind = ANY($1::text[]) AND COALESCE(al.allocated, 0) NOT BETWEEN e.amount AND 0)
-                                 OR (e.kind <> ALL($1::text[]) AND COALESCE(al.allocated, 0) <> e.amount)))
+        WHERE CASE WHEN e.kind = ANY($2::text[])
+              THEN e.amount <= 0 OR c.entry_id IS NOT NULL OR COALESCE(al.allocated, 0) <> e.amount OR COALESCE(al.positive, 0) <> COALESCE(al.n, 0)
+              ELSE COALESCE(al.positive, 0) > 0
+                   OR (e.amount > 0 AND (COALESCE(c.amount, 0) <> e.amount OR COALESCE(al.allocated, 0) <> COALESCE(al.own, 0)))
+                   OR (e.amount < 0 AND (c.entry_id IS NOT NULL
+                                         OR (e.kind = ANY($1::text[]) AND COALESCE(al.allocated, 0) NOT BETWEEN e.amount AND 0)
+                                         OR (e.kind <> ALL($1::text[]) AND COALESCE(al.allocated, 0) <> e.amount)))
+              END
         ORDER BY e.user_id, e.id
         """)
 
@@ -420,6 +435,24 @@ public enum LedgerQueries {
                    ELSE p.grant_id IS NOT NULL
               END
         ORDER BY p.user_id, p.id
+        """)
+
+    /// hold_balance: holds whose entries (found by their references, a unique index) do not
+    /// match the row (sql/0017): the hold entry −reserved; the release +reserved once ended and
+    /// none while held; the capture −captured (none when 0).
+    public static let verifyHoldBalance = Query("ledger_verify_hold_balance", """
+        SELECT * FROM (
+            SELECT h.id, h.user_id, h.status, h.reserved, h.captured,
+                   (SELECT -amount FROM ledger_entries WHERE reference = 'hold:' || h.id) AS hold_entry,
+                   (SELECT amount FROM ledger_entries WHERE reference = 'hold.release:' || h.id) AS released,
+                   (SELECT -amount FROM ledger_entries WHERE reference = 'hold.capture:' || h.id) AS captured_entry
+            FROM holds h
+        ) x
+        WHERE hold_entry IS DISTINCT FROM reserved
+           OR (status = 'held' AND released IS NOT NULL)
+           OR (status <> 'held' AND released IS DISTINCT FROM reserved)
+           OR COALESCE(captured_entry, 0) <> captured
+        ORDER BY user_id, id
         """)
 
     public static let countAccounts = Query("ledger_count_accounts", "SELECT count(*) AS n FROM accounts")

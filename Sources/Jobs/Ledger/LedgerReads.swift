@@ -29,7 +29,9 @@ public enum LedgerReads {
                             "current_period_end": .optional(try s.optDate("current_period_end").map(Timestamp.iso8601)),
                             "cancel_at_period_end": .bool(try s.bool("cancel_at_period_end"))]
         }
-        return ["user_id": .string(userID), "balance": .int(held - debt), "debt": .int(debt), "grants": .array(grants),
+        // Credits reserved by holds are out of the grants already: `balance` is what is spendable.
+        let onHold = try Hold.heldTotal(userID: userID, on: c)
+        return ["user_id": .string(userID), "balance": .int(held - debt), "debt": .int(debt), "held": .int(onHold), "grants": .array(grants),
                 "subscription": subscription]
     }
 

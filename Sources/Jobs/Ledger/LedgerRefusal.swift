@@ -13,6 +13,10 @@ public enum LedgerRefusal: String, Sendable, CaseIterable {
     case unknownAgent = "unknown_agent"
     /// units × price does not fit one charge (`units`, `credits_per_unit`, `max_units`).
     case invalidUnits = "invalid_units"
+    /// A capture of more than the hold holds (`held`).
+    case captureExceedsHold = "capture_exceeds_hold"
+    /// No hold with that id.
+    case holdNotFound = "hold_not_found"
 
     /// The job's result for this refusal, with its details.
     public func result(_ details: [String: JSON] = [:]) -> JSON {

@@ -9,7 +9,7 @@ public struct LedgerStats: Sendable, Equatable {
     /// Spendable credits of every grant (unexpired remainders), by grant source.
     public let outstandingBySource: [String: Int64]
     public let debt: Int64
-    /// Credits reserved by holds (0 until holds exist).
+    /// Credits reserved by holds.
     public let held: Int64
     public let since: Date
     /// Ledger entries since `since`, by kind: how many and their credits (signed).
@@ -32,7 +32,7 @@ public struct LedgerStats: Sendable, Equatable {
 
     /// Reads them in one statement (one snapshot).
     public static func read(since: Date, on c: Connection) throws -> LedgerStats {
-        var accounts: Int64 = 0, debt: Int64 = 0
+        var accounts: Int64 = 0, debt: Int64 = 0, held: Int64 = 0
         var bySource: [String: Int64] = [:]
         var byKind: [String: (count: Int64, credits: Int64)] = [:]
         for row in try c.query(LedgerQueries.stats, [since]) {
@@ -40,13 +40,15 @@ public struct LedgerStats: Sendable, Equatable {
             case "accounts":
                 accounts = try row.int64("n")
                 debt = try row.int64("credits")
+            case "held":
+                held = try row.int64("credits")
             case "outstanding":
                 bySource[try row.string("key")] = try row.int64("credits")
             default:
                 byKind[try row.string("key")] = (try row.int64("n"), try row.int64("credits"))
             }
         }
-        return LedgerStats(accounts: accounts, outstandingBySource: bySource, debt: debt, held: 0, since: since, entriesByKind: byKind)
+        return LedgerStats(accounts: accounts, outstandingBySource: bySource, debt: debt, held: held, since: since, entriesByKind: byKind)
     }
 
     public var json: JSON {

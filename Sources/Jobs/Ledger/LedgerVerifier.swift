@@ -31,6 +31,9 @@ public enum LedgerVerifier {
         case grantPayment = "grant_payment"
         /// A granted crypto purchase has exactly its grant, of its credits, for its user.
         case purchaseGrant = "purchase_grant"
+        /// A hold's entries match its row: the hold entry took what it reserved; once ended its
+        /// release gave all of that back (none while held); its capture took what it captured.
+        case holdBalance = "hold_balance"
     }
 
     public struct Failure: Sendable, Equatable {
@@ -64,6 +67,8 @@ public enum LedgerVerifier {
 
     /// Entry kinds whose shortfall may become debt (they take more than the grants hold).
     static let debtKinds = ["clawback"]
+    /// Entry kinds that give credits back to the grants they came from (a hold's release).
+    static let restoreKinds = ["hold.release"]
     /// Entry kinds of grants given back to a payment after it was bought (a won dispute).
     static let giveBackKinds = ["clawback_reversal"]
     /// Purchase statuses that hold a grant: granted, and reversed after being granted.
@@ -118,11 +123,13 @@ public enum LedgerVerifier {
             if remaining > amount { problem = "grant \(id): remaining \(remaining) is more than its amount \(amount)" }
             fail(.grantRemaining, try row.string("user_id"), [("grant_id", id)], problem)
         }
-        for row in try c.query(LedgerQueries.verifyEntryAllocations, [debtKinds]) {
+        for row in try c.query(LedgerQueries.verifyEntryAllocations, [debtKinds, restoreKinds]) {
             let id = try row.int64("id"), amount = try row.int64("amount"), kind = try row.string("kind")
             let created = try row.int64("created"), allocated = try row.int64("allocated"), own = try row.int64("own")
             let problem: String
-            if try row.int64("positive") > 0 {
+            if try row.bool("restores") {
+                problem = "entry \(id): \(kind) of \(amount) must give back exactly its amount to grants it did not create; its allocations sum to \(allocated)"
+            } else if try row.int64("positive") > 0 {
                 problem = "entry \(id): has a positive allocation (creating a grant is not an allocation; the grant's amount is)"
             } else if amount > 0, created != amount {
                 problem = "entry \(id): adds \(amount) but the grants it created hold \(created)"
@@ -225,6 +232,23 @@ public enum LedgerVerifier {
                 problem = "purchase \(id): \(status) but holds no grant"
             }
             failures.append(Failure(check: .purchaseGrant, userID: user, rows: rows, problem: problem))
+        }
+        for row in try c.query(LedgerQueries.verifyHoldBalance) {
+            let id = try row.string("id"), status = try row.string("status"), reserved = try row.int64("reserved")
+            let held = try row.optInt64("hold_entry"), released = try row.optInt64("released")
+            let captured = try row.int64("captured"), capturedEntry = try row.optInt64("captured_entry") ?? 0
+            let problem: String
+            if held != reserved {
+                problem = "hold \(id): reserved \(reserved) but its hold entry took \(held.map(String.init) ?? "nothing")"
+            } else if status == "held" {
+                problem = "hold \(id): held but released \(released ?? 0)"
+            } else if released != reserved {
+                problem = "hold \(id): \(status) but released \(released.map(String.init) ?? "nothing") of the \(reserved) reserved"
+            } else {
+                problem = "hold \(id): captured \(captured) but its capture entry took \(capturedEntry)"
+            }
+            failures.append(Failure(check: .holdBalance, userID: try row.string("user_id"),
+                                    rows: [Failure.RowRef(key: "hold_id", id: id, json: .string(id))], problem: problem))
         }
         let accounts = try c.query(LedgerQueries.countAccounts).first?.int64("n") ?? 0
         return Report(accounts: accounts, failures: failures)

@@ -78,7 +78,7 @@ extension Inbox {
     public static func snapshot(userID: String, on c: Connection) throws -> Snapshot? {
         guard let row = try c.query(NotifyQueries.streamSnapshot, [userID]).first else { return nil }
         let debt = try row.int64("debt")
-        return Snapshot(userID: userID, balance: try row.int64("spendable") - debt, debt: debt, held: 0, seq: try row.int64("seq"),
+        return Snapshot(userID: userID, balance: try row.int64("spendable") - debt, debt: debt, held: try row.int64("held"), seq: try row.int64("seq"),
                         oldestSeq: try row.optInt64("oldest_seq"))
     }
 }

@@ -80,12 +80,13 @@ public enum NotifyQueries {
 
     /// What a stream starts with: the user's spendable balance, debt and last `seq`, read in one
     /// statement (one snapshot), so the balance is the one as of that `seq`. No row without an
-    /// account. `held` is 0 until holds exist.
+    /// account. `held`: what the user's holds reserve (not in the balance).
     public static let streamSnapshot = Query("notify_stream_snapshot", """
         SELECT a.notification_seq AS seq, a.debt,
                COALESCE((SELECT sum(g.remaining) FROM grants g
                          WHERE g.user_id = a.user_id AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > now())), 0)::bigint AS spendable,
-               (SELECT min(seq) FROM notifications WHERE user_id = a.user_id) AS oldest_seq
+               (SELECT min(seq) FROM notifications WHERE user_id = a.user_id) AS oldest_seq,
+               (SELECT COALESCE(sum(reserved), 0) FROM holds WHERE user_id = a.user_id AND status = 'held')::bigint AS held
         FROM accounts a WHERE a.user_id = $1
         """)
 

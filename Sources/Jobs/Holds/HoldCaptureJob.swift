@@ -1,0 +1,48 @@
+import Foundation
+import JobRuntime
+import Postgres
+import Support
+
+/// `hold.capture {"hold_id", "credits"? | "units"?, "idempotency_key"}` (POST
+/// /v1/holds/{id}/capture): charges what the work cost, at most what is held (nothing given:
+/// all of it), and gives the rest back at once (`Holds.capture`). Always `completed`: the hold
+/// in its final state, or `capture_exceeds_hold` / `hold_not_found`.
+public struct HoldCaptureJob: Job {
+    public struct Args: Codable, Sendable {
+        public let hold_id: String
+        public let credits: Int64?
+        public let units: Int64?
+        public let idempotency_key: String
+
+        public init(hold_id: String, credits: Int64? = nil, units: Int64? = nil, idempotency_key: String) {
+            self.hold_id = hold_id
+            self.credits = credits
+            self.units = units
+            self.idempotency_key = idempotency_key
+        }
+    }
+
+    public static let kind = "hold.capture"
+
+    public init() {}
+
+    public func run(_ args: Args, context: JobContext) async throws -> JobResult {
+        try HoldArgs.check(args.hold_id)
+        let amount: Holds.Amount?
+        switch (args.credits, args.units) {
+        case (nil, nil): amount = nil
+        case (let c?, nil):
+            guard c >= 0, c <= Ledger.maxCredits else { throw JobError.permanent("credits must be 0 to \(Ledger.maxCreditsText)") }
+            amount = .credits(c)
+        case (nil, let u?):
+            guard u >= 0 else { throw JobError.permanent("units must be 0 or more") }
+            amount = .units(agent: "", units: u)
+        default: throw JobError.permanent("credits or units, not both")
+        }
+        do {
+            return try await context.completeInTransaction { tx in try Holds.capture(id: args.hold_id, amount: amount, on: tx) }
+        } catch let error as LedgerError {
+            throw JobError.permanent(error.description)
+        }
+    }
+}

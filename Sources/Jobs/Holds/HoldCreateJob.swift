@@ -1,0 +1,74 @@
+import Foundation
+import JobRuntime
+import Postgres
+import Support
+
+/// `hold.create {"hold_id", "user_id", "credits" | ("agent", "units"), "expires_in"?}`
+/// (POST /v1/holds): reserves the credits (`Holds.create`). Always `completed`: the result is the
+/// hold (`{hold_id, user_id, status: "held", held, captured, expires_at, balance}`) or a refusal
+/// like usage's (`insufficient_credits`, `account_not_found`, `unknown_agent`, `invalid_units`).
+public struct HoldCreateJob: Job {
+    public struct Args: Codable, Sendable {
+        public let hold_id: String
+        public let user_id: String
+        public let credits: Int64?
+        public let agent: String?
+        public let units: Int64?
+        public let expires_in: Int64?
+
+        public init(hold_id: String, user_id: String, credits: Int64? = nil, agent: String? = nil, units: Int64? = nil, expires_in: Int64? = nil) {
+            self.hold_id = hold_id
+            self.user_id = user_id
+            self.credits = credits
+            self.agent = agent
+            self.units = units
+            self.expires_in = expires_in
+        }
+    }
+
+    public static let kind = "hold.create"
+
+    public init() {}
+
+    public func run(_ args: Args, context: JobContext) async throws -> JobResult {
+        let amount = try Self.amount(args)
+        guard Ledger.isValidUserID(args.user_id) else { throw JobError.permanent("user_id must be 1 to 256 bytes") }
+        guard HoldArgs.isValidID(args.hold_id) else { throw JobError.permanent("hold_id must be hold_ and 24 hex digits") }
+        let expiresIn = args.expires_in ?? Holds.defaultExpiry
+        guard (1...Holds.maxExpiry).contains(expiresIn) else { throw JobError.permanent("expires_in must be 1 to \(Holds.maxExpiry) seconds") }
+        do {
+            return try await context.completeInTransaction { tx in
+                try Holds.create(id: args.hold_id, userID: args.user_id, amount: amount, expiresIn: expiresIn, on: tx)
+            }
+        } catch let error as LedgerError {
+            throw JobError.permanent(error.description)
+        }
+    }
+
+    /// Credits, or units of an agent: exactly one of the two.
+    static func amount(_ a: Args) throws -> Holds.Amount {
+        switch (a.credits, a.agent, a.units) {
+        case (let c?, nil, nil):
+            guard c > 0, c <= Ledger.maxCredits else { throw JobError.permanent("credits must be 1 to \(Ledger.maxCreditsText)") }
+            return .credits(c)
+        case (nil, let agent?, let units?):
+            guard units > 0, !agent.isEmpty, agent.utf8.count <= 128 else { throw JobError.permanent("agent and positive units, or credits") }
+            return .units(agent: agent, units: units)
+        default:
+            throw JobError.permanent("a hold takes credits, or agent and units")
+        }
+    }
+}
+
+/// What the hold jobs share about their args.
+enum HoldArgs {
+    static func isValidID(_ id: String) -> Bool {
+        let b = Array(id.utf8)
+        guard b.count == 29, id.hasPrefix("hold_") else { return false }
+        return b[5...].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    static func check(_ id: String) throws {
+        guard isValidID(id) else { throw JobError.permanent("hold_id must be hold_ and 24 hex digits") }
+    }
+}
