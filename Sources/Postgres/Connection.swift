@@ -194,9 +194,14 @@ public final class Connection: @unchecked Sendable {
     // MARK: COPY
 
     /// The bytes handed to libpq per `PQputCopyData` call by `copyIn` (one CopyData message).
-    /// Measured with batches of 10,000 jobs into `jobs` (release build, one connection, fsync
-    /// on, 5 s per size, this 2-core machine): 16 KiB ≈ … , 64 KiB ≈ … , 256 KiB ≈ … ,
-    /// 1 MiB ≈ … jobs/s. See CHUNK_FIGURES below.
+    /// Measured with batches of 10,000 jobs by `Enqueuer` (`TALLY_BENCH_COPY_SWEEP=1 ops/bench
+    /// --only queue`: release build, one connection, fsync on, this shared 2-core machine;
+    /// jobs/s over 2 s runs, two sweeps, 5 runs a size unless said): 8 KiB 245–317k (3 runs),
+    /// 16 KiB 223–346k (mean 286k), 32 KiB 223–326k (3 runs), 64 KiB 203–330k (277k),
+    /// 256 KiB 248–317k (297k), 1 MiB 290–319k (302k), 4 MiB 301–306k (2 runs). No size beats
+    /// another beyond the machine's noise; from 256 KiB up the runs are steadier, and the
+    /// server, not the client, is the limit (a psql `\copy` of the same 10,000 rows takes
+    /// ~33 ms of server time: ~300k/s). 256 KiB keeps the buffers small.
     public static let defaultCopyChunkBytes = 256 << 10
 
     /// Runs `sql`, a `COPY … FROM STDIN (FORMAT binary)`, and streams `rows` to it: each row is

@@ -88,12 +88,12 @@ public final class Enqueuer: Sendable {
     /// (the id reservation, the COPY's own start) and, outside a transaction, BEGIN and COMMIT
     /// statements; per row it is much cheaper (no array literals to build and parse, no CTE).
     /// Measured with `TALLY_BENCH_COPY_SWEEP=1 ops/bench --only queue` (release build, one
-    /// connection, fsync on, autocommit batches into an emptied table, this 2-core machine;
-    /// jobs/s, INSERT vs COPY, two runs each): 10: 35–37k vs 19–20k; 50: 89–96k vs 70–71k;
-    /// 100: 107–119k vs 97–102k; 200: 124–131k vs 137–138k; 400: 148–151k vs 167–172k;
-    /// 1,000: 103–129k vs 147–178k; 10,000: 133–139k vs 266–288k. COPY wins from somewhere
-    /// between 100 and 200 jobs.
-    public static let copyThreshold = 150
+    /// connection, fsync on, autocommit batches into an emptied table, this shared 2-core
+    /// machine; jobs/s, INSERT vs COPY, two runs each, two sweeps): 10: 35–37k vs 19–20k;
+    /// 50: 89–96k vs 70–71k; 100: 107–119k vs 97–102k, then 135k vs 133k; 150: 126–150k vs
+    /// 155–164k; 200: 124–133k vs 137–173k; 400: 148–151k vs 167–172k; 1,000: 103–129k vs
+    /// 147–178k; 10,000: 133–139k vs 253–288k. COPY is even at 100 and ahead from 150.
+    public static let copyThreshold = 128
 
     /// Inserts a batch without keys by `COPY jobs … FROM STDIN (FORMAT binary)`, in the
     /// transaction the connection is in (the caller makes sure there is one). COPY returns no
@@ -116,12 +116,16 @@ public final class Enqueuer: Sendable {
             throw QueueError.conflict("reserved \(ids.count) ids for a COPY of \(jobs.count) jobs; try again")
         }
         var availableQueues: Set<String> = []
+        var lastAvailable: String?  // batches are mostly one queue: hash it once, not per row
         let copied = try connection.copyIn(JobQueries.copy, columns: JobQueries.copyColumns, rows: zip(ids, jobs),
                                             chunkBytes: copyChunkBytes) { w, row in
             let (id, job) = row
             let runAt = try job.runAt.map(CopyBinaryWriter.postgresMicros) ?? now
             let scheduled = runAt > now
-            if !scheduled { availableQueues.insert(job.queue) }
+            if !scheduled && job.queue != lastAvailable {
+                availableQueues.insert(job.queue)
+                lastAvailable = job.queue
+            }
             try w.int8(id)
             try w.text(job.queue)
             try w.text(job.kind)
