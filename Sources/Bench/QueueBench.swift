@@ -43,6 +43,67 @@ struct QueueBench {
         }
         results.add("enqueue_batch_per_s", Double(batches * 1000) / Date().timeIntervalSince(batchStart), "batches of 1,000, one connection, \(batches * 1000) jobs")
         notifier.close()
+        // Batches of 10,000 without keys: COPY (more than Enqueuer.copyThreshold jobs). On a
+        // database of its own, as each drain: not behind the 700,000 rows above (and their
+        // autovacuum), which the unnest figures did not have to write behind.
+        let copyURL = try context.freshDatabase("tally_bench_enqueue_copy")
+        let copyConnection = try Connection.connect(copyURL)
+        let copyNotifier = ConnectionPool(url: copyURL, maxConnections: 1)
+        let copyEnqueuer = Enqueuer(pool: copyNotifier)
+        let copyBatch = (0..<10_000).map { _ in NewJob(kind: "bench.noop", queue: "copy") }
+        var copies = 0
+        let copyStart = Date()
+        while Date().timeIntervalSince(copyStart) < 5 {
+            try copyEnqueuer.enqueue(copyBatch, on: copyConnection)
+            copies += 1
+        }
+        results.add("enqueue_copy_per_s", Double(copies * 10_000) / Date().timeIntervalSince(copyStart),
+                    "batches of 10,000 by COPY, one connection, \(copies * 10_000) jobs")
+        copyNotifier.close()
+        if Environment()["TALLY_BENCH_COPY_SWEEP"] == "1" { try copySweep() }
+    }
+
+    /// TALLY_BENCH_COPY_SWEEP=1: the measurements behind `Enqueuer.copyThreshold` and
+    /// `Connection.defaultCopyChunkBytes`, printed to stderr (not figures of the JSON line).
+    /// Each run starts from an empty job table; the two paths alternate, twice each.
+    private func copySweep() throws {
+        let url = try context.freshDatabase("tally_bench_copy_sweep")
+        let connection = try Connection.connect(url)
+        func rate(_ enqueuer: Enqueuer, batchSize: Int, seconds: Double) throws -> Double {
+            try connection.execute("TRUNCATE jobs")
+            let batch = (0..<batchSize).map { i in NewJob(kind: "bench.noop", args: ["n": .int(i)], queue: "sweep") }
+            var n = 0
+            let start = Date()
+            while Date().timeIntervalSince(start) < seconds {
+                try enqueuer.enqueue(batch, on: connection)
+                n += batchSize
+            }
+            return Double(n) / Date().timeIntervalSince(start)
+        }
+        func log(_ s: String) { FileHandle.standardError.write(Data("bench: sweep: \(s)\n".utf8)) }
+        let insert = Enqueuer(copyThreshold: .max), copy = Enqueuer(copyThreshold: 1)
+        let sizes = Environment()["TALLY_BENCH_COPY_SWEEP_SIZES"].map { $0.split(separator: ",").compactMap { Int($0) } }
+            ?? [10, 25, 50, 100, 150, 200, 400, 1000, 10_000]
+        for size in sizes {
+            var i: [Double] = [], c: [Double] = []
+            for _ in 0..<2 {
+                i.append(try rate(insert, batchSize: size, seconds: 1.5))
+                c.append(try rate(copy, batchSize: size, seconds: 1.5))
+            }
+            log("batch \(size): insert \(i.map { Int($0) }) copy \(c.map { Int($0) }) jobs/s")
+        }
+        // Sizes round-robin, three rounds, so that a slow spell of the machine hits them all.
+        let chunks = [8 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10, 1 << 20]
+        var byChunk: [Int: [Double]] = [:]
+        for _ in 0..<3 {
+            for chunk in chunks {
+                byChunk[chunk, default: []].append(try rate(Enqueuer(copyThreshold: 1, copyChunkBytes: chunk), batchSize: 10_000, seconds: 2))
+            }
+        }
+        for chunk in chunks {
+            let r = byChunk[chunk] ?? []
+            log("chunk \(chunk >> 10) KiB: copy \(r.map { Int($0) }) jobs/s (batches of 10,000)")
+        }
     }
 
     /// Jobs/s from the first claim to the last completion, as the database recorded them.

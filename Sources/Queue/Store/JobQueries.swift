@@ -70,6 +70,32 @@ enum JobQueries {
         RETURNING id
         """)
 
+    /// Before a COPY of `$1` jobs (`Enqueuer.copyInsert`): the transaction's `now()` as
+    /// microseconds since 2000-01-01 UTC (timestamptz's binary form; `EXTRACT` gives an exact
+    /// numeric since PostgreSQL 14), and `$1` ids taken from the identity's sequence, in the
+    /// order `nextval` gave them (increasing; contiguous unless another session took ids at the
+    /// same moment). The sequence is looked up once, not per id.
+    static let reserveForCopy = Query("tally_job_copy_reserve", """
+        WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('jobs', 'id')::regclass AS seq)
+        SELECT ((EXTRACT(EPOCH FROM now()) - \(CopyBinaryWriter.postgresEpochUnixSeconds)) * 1000000)::bigint AS now_us,
+               ARRAY(SELECT nextval(s.seq) FROM s, generate_series(1, $1::integer)) AS ids
+        """)
+
+    /// The COPY of a batch with reserved ids (binary rows from `Enqueuer.copyInsert`). COPY
+    /// writes the `GENERATED ALWAYS` identity column as given (only INSERT needs `OVERRIDING
+    /// SYSTEM VALUE`); `EnqueueTests.testCopyBatch…` checks that this stays so. Every other
+    /// column takes its default, as with `insert`.
+    static let copyColumns = 9
+    static let copy = """
+        COPY jobs (id, queue, kind, args, state, priority, max_attempts, run_at, notify_finish)
+        FROM STDIN (FORMAT binary)
+        """
+
+    /// The NOTIFY of `insert`, for a COPY: one per queue (`$1`) that got an available job.
+    static let notifyQueues = Query("tally_job_notify_queues", """
+        SELECT count(pg_notify('\(Channels.jobs)', q)) AS notified FROM unnest($1::text[]) AS q
+        """)
+
     /// `insert` for the restricted ingress role: the same parameters and answer, through the
     /// function that checks every job first (sql/0011; it has no INSERT on jobs).
     static let insertThroughIngressFunction = Query("tally_job_insert_ingress", """
