@@ -31,6 +31,12 @@ extension JobRegistry {
         r.register(HoldVoidJob())
         r.register(HoldsExpireJob())
         try r.schedule(HoldsExpireJob.self, cron: "* * * * *")
+        // Transfers (docs/ledger.md, "Transfers").
+        r.register(TransferCreateJob(settings: ledger))
+        r.register(TransferReleaseJob())
+        r.register(TransferRefundJob())
+        r.register(TransfersExpireJob())
+        try r.schedule(TransfersExpireJob.self, cron: "* * * * *")
         // Rewards, streaks, referrals and rollover (docs/rewards-and-notifications.md).
         r.register(RewardsActionJob())
         r.register(StreaksEvaluateJob(settings: rewards))

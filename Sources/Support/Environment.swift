@@ -45,6 +45,16 @@ public struct Environment: Sendable {
         return seconds
     }
 
+    /// An `on` / `off` setting (any case); anything else is an error.
+    public func checkedSwitch(_ name: String, default value: Bool) throws -> Bool {
+        switch self[name]?.lowercased() {
+        case nil: return value
+        case "on": return true
+        case "off": return false
+        case let other?: throw ConfigurationError(setting: name, invalid: other, expected: "on or off")
+        }
+    }
+
     /// A whole-number setting within `range`; anything else is an error.
     public func checkedInt(_ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
         guard let text = self[name] else { return value }

@@ -47,6 +47,13 @@ public struct Fields: Sendable {
         return s
     }
 
+    /// A JSON `true` or `false`, or nil when absent or null.
+    public mutating func optionalBool(_ name: String) throws(APIError) -> Bool? {
+        guard let v = value(name) else { return nil }
+        guard let b = v.bool else { throw .invalid("\(name) must be true or false") }
+        return b
+    }
+
     /// A user id: 1 to 128 of `A-Z a-z 0-9 _ - . @ +`. No `:` (it separates the parts of
     /// idempotency keys, so `usage:<user>:<key>` can never be read two ways) and nothing that
     /// needs escaping in a URL path.

@@ -199,6 +199,7 @@ public final class IngressContext: Sendable {
         case .invalidUnits: (400, "units × the agent's price is more than 10^12 credits, the most one charge may move; send at most max_units per request")
         case .captureExceedsHold: (400, "the capture is more than the hold holds (held); capture at most that")
         case .holdNotFound: (404, "no such hold")
+        case .transferNotFound: (404, "no such transfer")
         }
     }
 
@@ -206,7 +207,7 @@ public final class IngressContext: Sendable {
         if job.state == .completed, let result = job.result, let refusal = LedgerRefusal(result: result) {
             var body = extra
             body["job_id"] = .int(job.id)
-            for field in ["balance", "required", "max_units", "held", "hold_id"] { if let v = result[field] { body[field] = v } }
+            for field in ["balance", "required", "max_units", "held", "hold_id", "transfer_id", "side", "user_id"] { if let v = result[field] { body[field] = v } }
             let answer = answer(refusal)
             return APIError(status: answer.status, code: refusal.rawValue, message: answer.message, extra: body).response
         }

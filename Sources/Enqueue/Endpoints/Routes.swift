@@ -24,6 +24,9 @@ public enum Routes {
         CaptureHoldEndpoint(),
         VoidHoldEndpoint(),
         ShowHoldEndpoint(),
+        CreateTransferEndpoint(),
+        EndTransferEndpoint(),
+        ShowTransferEndpoint(),
         // Operations.
         HealthEndpoint(),
         ReadyEndpoint(),

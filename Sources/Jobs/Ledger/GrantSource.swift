@@ -3,6 +3,8 @@ import Foundation
 /// Where a grant's credits came from (DESIGN.md, "The ledger"). The database checks the same list.
 public enum GrantSource: String, Sendable, CaseIterable, Codable {
     case trial, subscription, topup, crypto, reward, streak, referral, rollover, adjustment
+    /// Credits another user sent (a transfer keeps each credit's expiry).
+    case transfer
 
     /// Promotional credits are spent before paid ones that expire at the same time.
     public var isPromotional: Bool {

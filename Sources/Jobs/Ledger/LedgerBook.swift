@@ -394,7 +394,7 @@ public final class LedgerBook {
         switch source {
         case .topup, .subscription, .crypto: .transactionComplete
         case .reward, .streak, .referral: .rewardEarned
-        case .trial, .rollover, .adjustment: .balanceUpdate
+        case .trial, .rollover, .adjustment, .transfer: .balanceUpdate
         }
     }
 }

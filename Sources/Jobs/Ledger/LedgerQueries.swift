@@ -455,5 +455,25 @@ public enum LedgerQueries {
         ORDER BY user_id, id
         """)
 
+    /// transfer_balance: transfers whose entries (by their references: the unique index, and a
+    /// prefix range for the recipient's `transfer:<id>:in:<k>`) do not match the row (sql/0018),
+    /// on the right users.
+    public static let verifyTransferBalance = Query("ledger_verify_transfer_balance", """
+        SELECT * FROM (
+            SELECT t.id, t.from_user_id, t.status, t.credits,
+                   COALESCE((SELECT -sum(amount) FROM ledger_entries
+                             WHERE reference IN ('transfer:' || t.id || ':out', 'transfer:' || t.id || ':escrow') AND user_id = t.from_user_id), 0) AS taken,
+                   COALESCE((SELECT sum(amount) FROM ledger_entries
+                             WHERE reference LIKE 'transfer:' || t.id || ':in:%' AND user_id = t.to_user_id), 0) AS delivered,
+                   COALESCE((SELECT sum(amount) FROM ledger_entries
+                             WHERE reference = 'transfer:' || t.id || ':refund' AND user_id = t.from_user_id), 0) AS refunded
+            FROM transfers t
+        ) x
+        WHERE taken <> credits
+           OR delivered <> CASE WHEN status IN ('completed', 'released') THEN credits ELSE 0 END
+           OR refunded <> CASE WHEN status = 'refunded' THEN credits ELSE 0 END
+        ORDER BY from_user_id, id
+        """)
+
     public static let countAccounts = Query("ledger_count_accounts", "SELECT count(*) AS n FROM accounts")
 }

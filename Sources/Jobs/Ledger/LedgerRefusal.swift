@@ -17,6 +17,8 @@ public enum LedgerRefusal: String, Sendable, CaseIterable {
     case captureExceedsHold = "capture_exceeds_hold"
     /// No hold with that id.
     case holdNotFound = "hold_not_found"
+    /// No transfer with that id.
+    case transferNotFound = "transfer_not_found"
 
     /// The job's result for this refusal, with its details.
     public func result(_ details: [String: JSON] = [:]) -> JSON {

@@ -15,6 +15,9 @@ public struct LedgerSettings: Sendable, Equatable {
     public var rolloverCap: Int64?
     /// `TALLY_ROLLOVER_BATCH`: due accounts per `credits.rollover` batch job.
     public var rolloverBatch: Int
+    /// `TALLY_TRANSFER_PROMOTIONAL=on`: trial, reward, streak and referral credits may be
+    /// transferred too (off: only credits bought or granted by operators).
+    public var transferPromotional: Bool
 
     /// Every setting at its default (no environment).
     public static let defaults = try! LedgerSettings(Environment([:]))  // no setting given: nothing to refuse
@@ -25,5 +28,6 @@ public struct LedgerSettings: Sendable, Equatable {
         expireBatch = try environment.checkedInt("TALLY_EXPIRE_BATCH", default: 1000, in: 1...100_000)
         rolloverCap = try environment.checkedInt("TALLY_ROLLOVER_CAP", in: 0...Int(Int32.max)).map(Int64.init)
         rolloverBatch = try environment.checkedInt("TALLY_ROLLOVER_BATCH", default: 1000, in: 1...100_000)
+        transferPromotional = try environment.checkedSwitch("TALLY_TRANSFER_PROMOTIONAL", default: false)
     }
 }

@@ -34,6 +34,9 @@ public enum LedgerVerifier {
         /// A hold's entries match its row: the hold entry took what it reserved; once ended its
         /// release gave all of that back (none while held); its capture took what it captured.
         case holdBalance = "hold_balance"
+        /// A transfer's entries match its row on both sides: out (or escrow) −credits; in
+        /// +credits once completed or released; a refund +credits once refunded; nothing else.
+        case transferBalance = "transfer_balance"
     }
 
     public struct Failure: Sendable, Equatable {
@@ -67,8 +70,8 @@ public enum LedgerVerifier {
 
     /// Entry kinds whose shortfall may become debt (they take more than the grants hold).
     static let debtKinds = ["clawback"]
-    /// Entry kinds that give credits back to the grants they came from (a hold's release).
-    static let restoreKinds = ["hold.release"]
+    /// Entry kinds that give credits back to the grants they came from (a hold's release, an escrow's refund).
+    static let restoreKinds = ["hold.release", "transfer.refund"]
     /// Entry kinds of grants given back to a payment after it was bought (a won dispute).
     static let giveBackKinds = ["clawback_reversal"]
     /// Purchase statuses that hold a grant: granted, and reversed after being granted.
@@ -249,6 +252,13 @@ public enum LedgerVerifier {
             }
             failures.append(Failure(check: .holdBalance, userID: try row.string("user_id"),
                                     rows: [Failure.RowRef(key: "hold_id", id: id, json: .string(id))], problem: problem))
+        }
+        for row in try c.query(LedgerQueries.verifyTransferBalance) {
+            let id = try row.string("id"), status = try row.string("status"), credits = try row.int64("credits")
+            let out = try row.int64("taken"), delivered = try row.int64("delivered"), refunded = try row.int64("refunded")
+            failures.append(Failure(check: .transferBalance, userID: try row.string("from_user_id"),
+                                    rows: [Failure.RowRef(key: "transfer_id", id: id, json: .string(id))],
+                                    problem: "transfer \(id): \(status) of \(credits) but the sender's entries took \(out), the recipient got \(delivered), refunds \(refunded)"))
         }
         let accounts = try c.query(LedgerQueries.countAccounts).first?.int64("n") ?? 0
         return Report(accounts: accounts, failures: failures)

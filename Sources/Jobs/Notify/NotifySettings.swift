@@ -28,10 +28,6 @@ public struct NotifySettings: Sendable, Equatable {
 
     /// `TALLY_ENDPOINTS_ALLOW_PRIVATE`: `on` or `off` (the default).
     public static func allowPrivate(_ environment: Environment) throws -> Bool {
-        switch environment["TALLY_ENDPOINTS_ALLOW_PRIVATE"]?.lowercased() {
-        case nil, "off": return false
-        case "on": return true
-        case let other?: throw ConfigurationError(setting: "TALLY_ENDPOINTS_ALLOW_PRIVATE", invalid: other, expected: "on or off")
-        }
+        try environment.checkedSwitch("TALLY_ENDPOINTS_ALLOW_PRIVATE", default: false)
     }
 }

@@ -39,7 +39,7 @@ enum Adjust {
             throw CommandError.failure("no account for user \(words[0])")
         case .insufficientCredits?:
             throw CommandError.failure("refused: the balance \(result["balance"]?.int64 ?? 0) does not cover \(credits); a debit never creates debt")
-        case .unknownAgent?, .invalidUnits?, .captureExceedsHold?, .holdNotFound?, nil:
+        case .unknownAgent?, .invalidUnits?, .captureExceedsHold?, .holdNotFound?, .transferNotFound?, nil:
             break
         }
         if !context.json {
