@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "JobRuntime", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "HTTPServer", "Jobs", "JobRuntime", "Queue", "Postgres", "Support", "TestSupport"]),
-        .testTarget(name: "CommandTests", dependencies: ["Support", "Postgres", "Queue", "TestSupport"]),
+        .testTarget(name: "CommandTests", dependencies: ["Jobs", "Support", "Postgres", "Queue", "TestSupport"]),
     ]
 )

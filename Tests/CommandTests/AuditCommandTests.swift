@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Postgres
 import Support
 import TestSupport
@@ -67,5 +68,32 @@ final class AuditCommandTests: CommandTestCase {
         for sql in ["UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"] {
             XCTAssertThrowsError(try c.execute(sql), sql) { XCTAssertEqual(($0 as? PostgresError)?.sqlState, "23001", "\($0)") }
         }
+    }
+}
+
+/// `tally transfers`: list, show, and an operator's release or refund of an escrow (audited).
+final class TransfersCommandTests: CommandTestCase {
+    func testOperatorsReleaseEscrowsAndEveryEndIsAudited() throws {
+        let c = try db.connect()
+        for user in ["a", "b"] { try c.execute("INSERT INTO accounts (user_id, opened_by) VALUES ('\(user)', 'operator')") }
+        try tally("grant", "a", "50", "--reason", "r", "--actor", "ops")
+        let id = Transfers.id(fromUserID: "a", idempotencyKey: "trade-1")
+        let created = try c.transaction { tx in
+            try Transfers.create(id: id, from: "a", to: "b", credits: 20, escrowFor: 3600, memo: "a trade", promotional: false, on: tx)
+        }
+        XCTAssertEqual(created["status"], "escrowed")
+        let list = try json("transfers", "list", "--status", "escrowed")
+        XCTAssertEqual(list["transfers"]?[0]?["transfer_id"]?.string, id)
+        try tally("transfers", "release", id, expect: 2)   // --actor is required
+        let released = try json("transfers", "release", id, "--actor", "ana", "--reason", "goods delivered")
+        XCTAssertEqual(released["status"], "released")
+        XCTAssertEqual(try json("transfers", "refund", id, "--actor", "ana")["status"], "released", "ended once")
+        XCTAssertEqual(try json("transfers", "show", id)["credits"]?.int64, 20)
+        try tally("transfers", "show", "transfer_000000000000000000000000", expect: 1)
+        try tally("transfers", "list", "--status", "lost", expect: 2)
+        let audit = try json("audit", "list", "--actor", "ana")["entries"]?.array ?? []
+        XCTAssertEqual(audit.map { $0["action"]?.string ?? "" }, ["transfers.refund", "transfers.release"])
+        XCTAssertEqual(audit.last?["reason"], "goods delivered")
+        XCTAssertEqual(try db.int("SELECT sum(remaining) FROM grants WHERE user_id = 'b'"), 20)
     }
 }

@@ -35,3 +35,29 @@ final class HoldEndpointTests: XCTestCase {
         XCTAssertEqual(try h.request("GET", "/v1/holds/hold_xyz").status, 404)
     }
 }
+
+/// The transfers endpoints: validation and the jobs they enqueue.
+final class TransferEndpointTests: XCTestCase {
+    func testTransferEndpointsValidateAndEnqueue() throws {
+        let h = try IngressHarness()
+        let created = try h.post("/v1/transfers", #"{"from_user_id":"a","to_user_id":"b","credits":5,"idempotency_key":"k1"}"#)
+        XCTAssertEqual(created.status, 202, created.text)
+        let id = try XCTUnwrap(created.json?["transfer_id"]?.string)
+        XCTAssertEqual(id, Transfers.id(fromUserID: "a", idempotencyKey: "k1"))
+        for bad in [#"{"from_user_id":"a","to_user_id":"a","credits":5,"idempotency_key":"k"}"#,
+                    #"{"from_user_id":"a","to_user_id":"b","credits":0,"idempotency_key":"k"}"#,
+                    #"{"from_user_id":"a","to_user_id":"b","credits":5,"idempotency_key":"k","expires_in":60}"#,
+                    #"{"from_user_id":"a","to_user_id":"b","credits":5,"idempotency_key":"k","escrow":"yes"}"#] {
+            XCTAssertEqual(try h.post("/v1/transfers", bad).status, 400, bad)
+        }
+        let escrow = try h.post("/v1/transfers", #"{"from_user_id":"a","to_user_id":"b","credits":5,"idempotency_key":"k2","escrow":true,"expires_in":60,"memo":"a trade"}"#)
+        XCTAssertEqual(escrow.status, 202, escrow.text)
+        let escrowID = try XCTUnwrap(escrow.json?["transfer_id"]?.string)
+        XCTAssertEqual(try h.post("/v1/transfers/\(escrowID)/release", "").status, 202)
+        XCTAssertEqual(try h.post("/v1/transfers/\(escrowID)/refund", "").status, 202)
+        XCTAssertEqual(try h.post("/v1/transfers/\(escrowID)/steal", "").status, 404)
+        XCTAssertEqual(try h.request("GET", "/v1/transfers/\(id)").status, 404, "no row until its job ran")
+        let kinds = try h.db.connect().query("SELECT kind FROM jobs ORDER BY id").map { try $0.string("kind") }
+        XCTAssertEqual(kinds, ["transfer.create", "transfer.create", "transfer.release", "transfer.refund"])
+    }
+}

@@ -63,6 +63,10 @@ final class IngressRoleTests: XCTestCase {
             ("hold.capture", "default", #"{"hold_id":"hold_0123456789abcdef01234567","credits":3,"idempotency_key":"c"}"#,
              "hold.capture:hold_0123456789abcdef01234567:c"),
             ("hold.void", "default", #"{"hold_id":"hold_0123456789abcdef01234567"}"#, "hold.void:hold_0123456789abcdef01234567"),
+            ("transfer.create", "default", #"{"transfer_id":"transfer_0123456789abcdef01234567","from_user_id":"u1","to_user_id":"u2","credits":5,"escrow":true,"expires_in":60,"memo":"m"}"#,
+             "transfer:u1:k"),
+            ("transfer.release", "default", #"{"transfer_id":"transfer_0123456789abcdef01234567"}"#, "transfer.release:transfer_0123456789abcdef01234567"),
+            ("transfer.refund", "default", #"{"transfer_id":"transfer_0123456789abcdef01234567"}"#, "transfer.refund:transfer_0123456789abcdef01234567"),
         ]
         for (kind, queue, args, key) in kinds {
             let rows = try enqueue(kind, queue: queue, args: args, key: key)

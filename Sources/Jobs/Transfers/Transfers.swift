@@ -55,6 +55,11 @@ public enum Transfers {
         "transfer_" + String(Crypto.sha256Hex("transfer:\(fromUserID):\(idempotencyKey)").prefix(24))
     }
 
+    /// The newest transfers, of `user` (either side) and in `status` when given.
+    public static func list(user: String?, status: String?, limit: Int, on c: Connection) throws -> [Record] {
+        try c.query(TransferQueries.list, [user, status, limit]).map(Record.init(row:))
+    }
+
     public static func read(_ id: String, on c: Connection) throws -> Record? {
         try c.query(TransferQueries.byID, [id]).first.map(Record.init(row:))
     }
