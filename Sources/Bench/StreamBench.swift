@@ -41,6 +41,7 @@ struct StreamBench {
         let key = try context.runTally(["apikey", "create", "bench"], databaseURL: url).split(separator: "\n").last.map(String.init) ?? ""
 
         let (ingress, port) = try startIngress(databaseURL: url, fileLimit: fileLimit)
+        let ingressStarted = monotonicNanos()
         defer { context.stop([ingress]) }
         let pid = ingress.processIdentifier
         let limits = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8))?
@@ -72,6 +73,7 @@ struct StreamBench {
         // Idle streams: resident memory before and after.
         usleep(500_000)
         let rssBefore = try Self.residentKiB(pid)
+        let kernelBefore = Self.slabKiB()
         let openedAt = Date()
         let idleFailure = try openAll(clients, count: idleStreams, stopOnFailure: false) { i in
             (i, "/v1/stream?token=\(idleTokens[i])", false)
@@ -80,6 +82,9 @@ struct StreamBench {
         log(String(format: "%d idle streams open in %.1f s", idleStreams, Date().timeIntervalSince(openedAt)))
         usleep(1_000_000)
         let rssAfter = try Self.residentKiB(pid)
+        let kernelAfter = Self.slabKiB()
+        log(String(format: "kernel slab (machine-wide, /proc/meminfo) %d → %d KiB: ~%.1f KiB per stream for both ends",
+                   kernelBefore, kernelAfter, Double(kernelAfter - kernelBefore) / Double(idleStreams)))
         let held = try openStreams()
         guard held == idleStreams else { throw BenchError("the ingress reports \(held) open streams, expected \(idleStreams)") }
         let perConn = Double(rssAfter - rssBefore) / Double(idleStreams)
@@ -92,7 +97,7 @@ struct StreamBench {
             (u, "/v1/stream?token=\(liveTokens[u])", true)
         }
         if let liveFailure { throw BenchError("live streams: \(liveFailure)") }
-        let fanout = try measureFanout(url: url, users: live, clients: clients, ingressPID: pid)
+        let fanout = try measureFanout(url: url, users: live, clients: clients, ingressPID: pid, ingressStarted: ingressStarted)
         results.add("stream_fanout_p50_ms", fanout.p50,
                     "COMMIT returned → event read by the client, \(Int(rate)) changes/s over \(liveUsers) users, \(idleStreams) idle streams besides")
         results.add("stream_fanout_p99_ms", fanout.p99, "the same, p99 of \(fanout.samples) events")
@@ -132,13 +137,14 @@ struct StreamBench {
     /// (user `i % users`, so a user's changes all come from one writer, in order: its k-th change
     /// has `seq` snapshot + k). The clients record every id; afterwards each is matched to the
     /// COMMIT of the change it announces.
-    private func measureFanout(url: String, users: [String], clients: StreamClients, ingressPID: Int32) throws -> Fanout {
+    private func measureFanout(url: String, users: [String], clients: StreamClients, ingressPID: Int32, ingressStarted: UInt64) throws -> Fanout {
         let total = Int(rate * (warmupSeconds + seconds))
         let warmup = Int(rate * warmupSeconds)
         let connections = try (0..<writers).map { _ in try Connection.connect(url, applicationName: "tally-bench-writer") }
         let commits = Mutex([UInt64](repeating: 0, count: total))
         let errors = Mutex<[String]>([])
         let done = DispatchSemaphore(value: 0)
+        let transactions = Atomic<Int>(0)
         let rate = self.rate, writers = self.writers
         clients.record(true)
         let cpu0 = Self.cpuTicks(ingressPID)
@@ -152,18 +158,28 @@ struct StreamBench {
                 do {
                     while i < total {
                         let due = start + UInt64(Double(i) / rate * 1e9)
-                        let now = monotonicNanos()
+                        var now = monotonicNanos()
                         if due > now {
                             var ts = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
                             nanosleep(&ts, nil)
+                            now = monotonicNanos()
                         }
-                        let user = users[i % users.count]
-                        try c.transaction { tx in
-                            try Inbox.write([InboxItem(userID: user, type: .balanceUpdate,
-                                                       payload: ["amount": .int(-1), "balance": .int(Int64(1_000_000 - i)), "reason": "bench"])], on: tx)
+                        // Every change of this writer already due goes in this transaction (a
+                        // worker's batch does the same): notifying commits are serialized by
+                        // PostgreSQL, so one per change would cap the rate at 1 / commit time.
+                        var slots = [i]
+                        while slots.count < 50, case let n = slots.last! + writers, n < total, start + UInt64(Double(n) / rate * 1e9) <= now {
+                            slots.append(n)
                         }
-                        mine.append((i, monotonicNanos()))
-                        i += writers
+                        let items = slots.map {
+                            InboxItem(userID: users[$0 % users.count], type: .balanceUpdate,
+                                      payload: ["amount": .int(-1), "balance": .int(Int64(1_000_000 - $0)), "reason": "bench"])
+                        }
+                        try c.transaction { tx in try Inbox.write(items, on: tx) }
+                        let committed = monotonicNanos()
+                        for n in slots { mine.append((n, committed)) }
+                        transactions.add(1, ordering: .relaxed)
+                        i = slots.last! + writers
                     }
                 } catch {
                     errors.withLock { $0.append("writer \(w): \(error)") }
@@ -179,8 +195,9 @@ struct StreamBench {
         if let e = errors.withLock({ $0.first }) { throw BenchError(e) }
         let commitTimes = commits.withLock { $0 }
         let lastCommit = commitTimes.max() ?? wrote
-        log(String(format: "fan-out: %d changes written in %.2f s (%.0f/s asked %.0f/s), ingress CPU %.0f %% of one core",
-                   total, Double(lastCommit - start) / 1e9, Double(total) / (Double(lastCommit - start) / 1e9), rate,
+        log(String(format: "fan-out: %d changes in %d transactions in %.2f s (%.0f/s asked %.0f/s), ingress CPU %.0f %% of one core",
+                   total, transactions.load(ordering: .relaxed), Double(lastCommit - start) / 1e9,
+                   Double(total) / (Double(lastCommit - start) / 1e9), rate,
                    Double(cpu1 - cpu0) / Double(sysconf(Int32(_SC_CLK_TCK))) / (Double(wrote - start) / 1e9) * 100))
         // Wait for the last events (at most 10 s).
         _ = try pollUntil(timeout: 10, every: 0.05) {
@@ -188,6 +205,7 @@ struct StreamBench {
         }
         clients.record(false)
         var samples: [Double] = []
+        var worst: [(ms: Double, at: Double)] = []
         var received = 0
         for r in clients.recorded() {
             for e in r.events where e.id > r.firstID {
@@ -195,7 +213,10 @@ struct StreamBench {
                 let i = r.user + (k - 1) * users.count
                 guard i < total, commitTimes[i] != 0 else { continue }
                 received += 1
-                if i >= warmup { samples.append((Double(e.at) - Double(commitTimes[i])) / 1e6) }
+                guard i >= warmup else { continue }
+                let ms = (Double(e.at) - Double(commitTimes[i])) / 1e6
+                samples.append(ms)
+                worst.append((ms, (Double(e.at) - Double(start)) / 1e9))
             }
         }
         guard received == total else { throw BenchError("fan-out: \(received) of \(total) events reached their clients") }
@@ -203,6 +224,14 @@ struct StreamBench {
         log(String(format: "fan-out latency over %d events: min %.2f p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.2f ms",
                    samples.count, samples.first ?? .nan, Stats.percentile(samples, 50), Stats.percentile(samples, 90),
                    Stats.percentile(samples, 99), Stats.percentile(samples, 99.9), samples.last ?? .nan))
+        worst.sort { $0.ms > $1.ms }
+        // The hub pings every stream every 15 s, counted from its pump's first round (the
+        // ingress's start): when the slowest events cluster there, that round is the tail.
+        let sinceStart = Double(start - ingressStarted) / 1e9
+        let pings = stride(from: 15 - sinceStart.truncatingRemainder(dividingBy: 15), to: warmupSeconds + seconds, by: 15)
+        log("fan-out: the hub's ping rounds (all \(idleStreams + liveUsers) streams) due about " + pings.map { String(format: "%.2f s", $0) }.joined(separator: ", ")
+            + " after the start")
+        log("fan-out: the slowest at (s after the start): " + worst.prefix(8).map { String(format: "%.0f ms @ %.2f s", $0.ms, $0.at) }.joined(separator: ", "))
         return Fanout(p50: Stats.percentile(samples, 50), p99: Stats.percentile(samples, 99), samples: samples.count)
     }
 
@@ -333,6 +362,13 @@ struct StreamBench {
         // After the command: state is field 3, utime 14, stime 15.
         guard fields.count > 13 else { return 0 }
         return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+
+    /// The kernel's slab memory (`Slab:` of /proc/meminfo, KiB): sockets live there. Machine-wide.
+    static func slabKiB() -> Int {
+        let text = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Slab:") }) else { return 0 }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
     }
 
     static func loadAverage() -> String {
