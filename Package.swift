@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Enqueue", dependencies: ["HTTPServer", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
         .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
-        .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "BenchJobs", "Queue", "Postgres", "Support"]),
+        .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "BenchJobs", "Queue", "Postgres", "Support", "CSystem"]),
         // Local stand-ins for CoinGecko, BitGo and the Stripe API answering the fixtures' payloads:
         // the tests' fakes, and `tally-dev-fakes`, which ops/run starts (never in production).
         .target(name: "DevFakes", dependencies: ["Support"]),

@@ -77,7 +77,13 @@ final class BenchHTTPClient {
 
     /// Sends one request and reads the whole answer; returns its status.
     func post(_ path: String, body: String, headers: [String]) throws -> Int {
-        var request = "POST \(path) HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+        try request("POST", path, body: body, headers: headers).status
+    }
+
+    /// Sends one request and reads the whole answer (Content-Length framed).
+    func request(_ method: String, _ path: String, body: String = "", headers: [String] = []) throws -> (status: Int, body: [UInt8]) {
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: bench\r\n"
+        if method != "GET" { request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
         for h in headers { request += h + "\r\n" }
         request += "\r\n" + body
         let bytes = Array(request.utf8)
@@ -99,7 +105,7 @@ final class BenchHTTPClient {
                 .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
             if buffer.count >= end.upperBound + length {
                 let statusLine = head.split(separator: " ")
-                return statusLine.count > 1 ? Int(statusLine[1]) ?? 0 : 0
+                return (statusLine.count > 1 ? Int(statusLine[1]) ?? 0 : 0, Array(buffer[end.upperBound..<(end.upperBound + length)]))
             }
         }
     }

@@ -4,7 +4,7 @@ import Support
 
 // tally-bench: the measurements behind ops/bench. Prints a table, the PostgreSQL settings it
 // ran with, and as its last line one JSON object of every figure.
-//   tally-bench [--only queue|ledger|stripe]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
+//   tally-bench [--only queue|ledger|stripe|stream]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
 
 var only: String?
 var args = Array(CommandLine.arguments.dropFirst())
@@ -12,11 +12,11 @@ while let a = args.first {
     args.removeFirst()
     switch a {
     case "--only":
-        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ledger or stripe\n".utf8)); exit(2) }
+        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ledger, stripe or stream\n".utf8)); exit(2) }
         only = v
         args.removeFirst()
     default:
-        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger|stripe]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger|stripe|stream]\n".utf8))
         exit(2)
     }
 }
@@ -64,6 +64,7 @@ do {
         results.add("stripe_backlog_100_users_per_s", figures["stripe_backlog_100_users_per_s"] ?? .nan,
                     "Stripe top-ups over 100 users, a backlog drained by 2 workers (--queues \(queues))")
     }
+    if only == nil || only == "stream" { try StreamBench(context: context).run(&results) }
     print("")
     print(results.table())
     print(results.json.serialized)
