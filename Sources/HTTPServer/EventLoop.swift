@@ -33,6 +33,11 @@ final class EventLoop: @unchecked Sendable {
     private let wakeWrite: Int32
     private var connections: [Int32: Conn] = [:]
     private var nextID: UInt64 = 1
+    /// A descriptor held in reserve for when the process runs out (EMFILE): closed to accept the
+    /// waiting connection and refuse it with a 503, then taken again. Without it `accept` fails
+    /// while the connection stays in the backlog, epoll reports it at once, and the loop spun at
+    /// 100 % of a core until descriptors were freed (`ops/bench --only stream` at the file limit).
+    private var reserveFD: Int32 = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
     private let mailbox = Mutex<[Answer]>([])
     /// Streams with bytes sent or a close asked since the loop last looked (each at most once).
     private let streamMail = Mutex<[ServerStream]>([])
@@ -280,6 +285,10 @@ final class EventLoop: @unchecked Sendable {
         }
         for c in Array(connections.values) { closeConn(c) }
         if listening { close(listenFD) }
+        if reserveFD >= 0 {
+            close(reserveFD)
+            reserveFD = -1
+        }
         // Every stream is closed: none posts again. Dropping the mail breaks the stream → loop
         // references.
         streamMail.withLock { $0.removeAll() }
@@ -464,7 +473,16 @@ final class EventLoop: @unchecked Sendable {
             let fd = withUnsafeMutablePointer(to: &storage) { p in
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &length) }
             }
-            if fd < 0 { return }  // EAGAIN: no more for now (or a transient error)
+            if fd < 0 {
+                if (errno == EMFILE || errno == ENFILE) && reserveFD >= 0 {
+                    close(reserveFD)
+                    let waiting = accept(listenFD, nil, nil)
+                    if waiting >= 0 { Self.refuse(waiting, "the server has no file descriptors left; retry later") }
+                    reserveFD = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+                    continue
+                }
+                return  // EAGAIN: no more for now (or a transient error)
+            }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
