@@ -9,6 +9,7 @@ extension JobRegistry {
     /// worker refuses to start instead of failing jobs later.
     public static func standard(environment: Environment = Environment()) throws -> JobRegistry {
         let ledger = try LedgerSettings(environment)
+        BalanceAlert.configure(defaultThreshold: ledger.lowBalance)
         let stripe = try StripeSettings(environment)
         let rewards = try RewardsSettings(environment)
         let notify = try NotifySettings(environment)

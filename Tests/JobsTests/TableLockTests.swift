@@ -94,7 +94,10 @@ final class TableLockTests: XCTestCase {
         }
         XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE id = ANY($1) AND result ? 'charged'", [usage]), Int64(usage.count),
                        "every one charged", file: file, line: line)
-        XCTAssertEqual(try db.int("SELECT max(attempt) FROM jobs WHERE id = ANY($1)", [usage]), 1,
+        // A lock timeout is snoozed, never a failed attempt: no job's errors record one. (A run
+        // can still be cut and retried for another reason under load, e.g. a lease renewal that
+        // took longer than its limit; that is the lease's business, not the lock's.)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM jobs WHERE id = ANY($1) AND errors::text LIKE '%lock timeout%'", [usage]), 0,
                        "the lock timeouts used no attempt", file: file, line: line)
         for u in users {
             XCTAssertEqual(try LedgerFixtures.balance(u, on: c), 10_000 - charges[u]!, "\(u): every charge applied once", file: file, line: line)

@@ -48,6 +48,11 @@ public final class LedgerBook {
         /// Grants with something left, in consumption order.
         var grants: [GrantRecord]
         var touched = false
+        /// The account's own alert threshold (nil: the default) and where the last alert left it.
+        var lowBalance: Int64? = nil
+        var alertState = BalanceAlert.State.ok
+        /// A charge was refused for lack of credits in this book.
+        var refused = false
     }
 
     struct PendingEntry {
@@ -85,7 +90,9 @@ public final class LedgerBook {
         guard !wanted.isEmpty else { return [] }
         for row in try connection.query(skipLocked ? LedgerQueries.lockAccountsNoWait : LedgerQueries.lockAccounts, [wanted]) {
             let id = try row.string("user_id")
-            accounts[id] = AccountState(userID: id, debt: try row.int64("debt"), total: try row.int64("entries_total"), grants: [])
+            accounts[id] = AccountState(userID: id, debt: try row.int64("debt"), total: try row.int64("entries_total"), grants: [],
+                                        lowBalance: try row.optInt64("low_balance"),
+                                        alertState: BalanceAlert.State(rawValue: try row.string("alert_state")) ?? .ok)
             now = try row.date("now")
         }
         let found = wanted.filter { accounts[$0] != nil }
@@ -191,7 +198,10 @@ public final class LedgerBook {
             return .duplicate(amount: -previous, balance: try balance(of: d.userID))
         }
         let available = try balance(of: d.userID)
-        guard available >= d.amount else { return .insufficient(balance: available, required: d.amount) }
+        guard available >= d.amount else {
+            accounts[d.userID]?.refused = true
+            return .insufficient(balance: available, required: d.amount)
+        }
         guard d.amount > 0 else {
             // Free: nothing to record.
             return .applied(LedgerChange(userID: d.userID, reference: d.reference, amount: 0, balanceAfter: account.total,
@@ -268,7 +278,11 @@ public final class LedgerBook {
     public func commit() throws -> [CommittedEntry] {
         precondition(!committed, "a ledger book is committed once")
         committed = true
-        guard !pending.isEmpty else { return [] }
+        let alerts = try alertChanges()
+        guard !pending.isEmpty else {
+            try writeAlerts(alerts)
+            return []
+        }
         let entryIDs = try connection.query(LedgerQueries.reserveEntryIDs, [pending.count]).map { try $0.int64("id") }
 
         var grantsByID: [Int64: GrantRecord] = [:]
@@ -331,6 +345,7 @@ public final class LedgerBook {
                                          reference: e.reference, balanceAfter: e.balanceAfter, balance: e.balance))
         }
         try Inbox.write(items, on: connection)
+        try writeAlerts(alerts)
         // A referred user's first payment rewards the referral (Rewards/Referrals.swift).
         let payments = newGrants.filter(\.source.isPayment)
         try Referrals.paymentsGranted(users: payments.map(\.userID), grants: payments.map(\.id), on: connection)
@@ -338,6 +353,43 @@ public final class LedgerBook {
     }
 
     // MARK: Internals
+
+    /// A balance alert an account crossed in this book.
+    struct AlertChange {
+        let userID: String
+        let state: BalanceAlert.State
+        let notification: NotificationType?
+        let balance: Int64
+        let threshold: Int64
+    }
+
+    /// The alerts of the accounts this book moved (or refused a charge), once per crossing.
+    private func alertChanges() throws -> [AlertChange] {
+        var out: [AlertChange] = []
+        let fallback = BalanceAlert.defaultThreshold.load(ordering: .relaxed)
+        for account in accounts.values.sorted(by: { $0.userID < $1.userID }) where account.touched || account.refused {
+            let balance = try self.balance(of: account.userID)
+            let threshold = account.lowBalance ?? fallback
+            let (state, notification) = BalanceAlert.transition(from: account.alertState, balance: balance, threshold: threshold,
+                                                                refused: account.refused)
+            if state != account.alertState {
+                out.append(AlertChange(userID: account.userID, state: state, notification: notification, balance: balance, threshold: threshold))
+            }
+        }
+        return out
+    }
+
+    /// Records the new alert states and writes their notifications (after the entries'), in
+    /// this transaction.
+    private func writeAlerts(_ alerts: [AlertChange]) throws {
+        guard !alerts.isEmpty else { return }
+        try connection.query(LedgerQueries.setAlertStates, [alerts.map(\.userID), alerts.map(\.state.rawValue)])
+        let items = alerts.compactMap { a in
+            a.notification.map { InboxItem(userID: a.userID, type: $0, payload: ["balance": .int(a.balance), "threshold": .int(a.threshold)]) }
+        }
+        if !items.isEmpty { try Inbox.write(items, on: connection) }
+        for a in alerts { accounts[a.userID]?.alertState = a.state }
+    }
 
     /// Grants created by this book, as created (their final remainder is read from the account).
     private var createdGrants: [Int64: GrantRecord] = [:]

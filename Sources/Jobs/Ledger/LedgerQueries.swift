@@ -46,7 +46,7 @@ public enum LedgerQueries {
     /// itself) and is what an UPDATE of the account's totals takes anyway (no key changes:
     /// `user_id` never does).
     static let lockAccounts = Query(adHoc: """
-        SELECT user_id, debt, entries_total, now() AS now FROM accounts
+        SELECT user_id, debt, entries_total, low_balance, alert_state, now() AS now FROM accounts
         WHERE user_id = ANY($1::text[])
         ORDER BY user_id
         FOR NO KEY UPDATE
@@ -54,10 +54,21 @@ public enum LedgerQueries {
 
     /// The same without waiting: accounts another transaction holds are left out.
     static let lockAccountsNoWait = Query(adHoc: """
-        SELECT user_id, debt, entries_total, now() AS now FROM accounts
+        SELECT user_id, debt, entries_total, low_balance, alert_state, now() AS now FROM accounts
         WHERE user_id = ANY($1::text[])
         ORDER BY user_id
         FOR NO KEY UPDATE SKIP LOCKED
+        """)
+
+    /// Balance alerts that moved (sql/0019): the accounts whose `alert_state` changed.
+    static let setAlertStates = Query("ledger_set_alert_states", """
+        UPDATE accounts a SET alert_state = s.state
+        FROM unnest($1::text[], $2::text[]) AS s(user_id, state) WHERE a.user_id = s.user_id
+        """)
+
+    /// `PUT /v1/accounts/{user_id}/alerts`: the account's own threshold (NULL: the default).
+    public static let setLowBalance = Query("ledger_set_low_balance", """
+        UPDATE accounts SET low_balance = $2::bigint, updated_at = now() WHERE user_id = $1 RETURNING user_id, low_balance
         """)
 
     /// Which of these users have an account (no lock).

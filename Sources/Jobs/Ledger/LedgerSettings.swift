@@ -18,6 +18,9 @@ public struct LedgerSettings: Sendable, Equatable {
     /// `TALLY_TRANSFER_PROMOTIONAL=on`: trial, reward, streak and referral credits may be
     /// transferred too (off: only credits bought or granted by operators).
     public var transferPromotional: Bool
+    /// `TALLY_LOW_BALANCE`: the balance below which `balance_low` is written (accounts may set
+    /// their own with `PUT /v1/accounts/{user_id}/alerts`).
+    public var lowBalance: Int64
 
     /// Every setting at its default (no environment).
     public static let defaults = try! LedgerSettings(Environment([:]))  // no setting given: nothing to refuse
@@ -29,5 +32,6 @@ public struct LedgerSettings: Sendable, Equatable {
         rolloverCap = try environment.checkedInt("TALLY_ROLLOVER_CAP", in: 0...Int(Int32.max)).map(Int64.init)
         rolloverBatch = try environment.checkedInt("TALLY_ROLLOVER_BATCH", default: 1000, in: 1...100_000)
         transferPromotional = try environment.checkedSwitch("TALLY_TRANSFER_PROMOTIONAL", default: false)
+        lowBalance = Int64(try environment.checkedInt("TALLY_LOW_BALANCE", default: 10, in: 0...1_000_000_000_000))
     }
 }
