@@ -24,6 +24,7 @@ extension JobRegistry {
         r.register(AccountOpenJob(settings: ledger))
         r.register(UsageRecordJob())
         r.register(AdminAdjustJob())
+        r.register(AccountAlertsJob())
         r.register(CreditsExpireJob(settings: ledger))
         try r.schedule(CreditsExpireJob.self, cron: "@hourly")
         // Holds (docs/ledger.md, "Holds").

@@ -1086,5 +1086,11 @@ ALTER TABLE accounts ADD COLUMN low_balance bigint CHECK (low_balance >= 0 AND l
 ALTER TABLE accounts ADD COLUMN alert_state text NOT NULL DEFAULT 'ok' CHECK (alert_state IN ('ok', 'low', 'depleted'));
 
 """#),
+        Migration(version: 20, name: "0020_alerts_kind", sql: #"""
+-- 0020: PUT /v1/accounts/{user_id}/alerts enqueues account.alerts (sql/0011's allow-list).
+INSERT INTO ingress_kinds (kind, queue, fields, key_prefix, key_field, key_exact) VALUES
+    ('account.alerts', 'default', '{"user_id": "string", "low_balance": "number?"}', NULL, NULL, false);
+
+"""#),
     ]
 }

@@ -61,3 +61,16 @@ final class TransferEndpointTests: XCTestCase {
         XCTAssertEqual(kinds, ["transfer.create", "transfer.create", "transfer.release", "transfer.refund"])
     }
 }
+
+/// `PUT /v1/accounts/{user_id}/alerts`.
+final class AlertsEndpointTests: XCTestCase {
+    func testAlertsEndpointEnqueuesTheThreshold() throws {
+        let h = try IngressHarness()
+        XCTAssertEqual(try h.request("PUT", "/v1/accounts/u1/alerts", json: #"{"low_balance": 25}"#).status, 202)
+        XCTAssertEqual(try h.request("PUT", "/v1/accounts/u1/alerts", json: #"{"low_balance": null}"#).status, 202)
+        XCTAssertEqual(try h.request("PUT", "/v1/accounts/u1/alerts", json: #"{"low_balance": -1}"#).status, 400)
+        XCTAssertEqual(try h.request("PUT", "/v1/accounts/u1/alerts", json: #"{"threshold": 5}"#).status, 400)
+        let args = try h.db.connect().query("SELECT args FROM jobs WHERE kind = 'account.alerts' ORDER BY id").map { try $0.json("args") }
+        XCTAssertEqual(args, [["user_id": "u1", "low_balance": 25], ["user_id": "u1", "low_balance": .null]])
+    }
+}

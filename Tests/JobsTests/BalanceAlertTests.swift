@@ -58,4 +58,20 @@ final class BalanceAlertTests: XCTestCase {
         XCTAssertEqual(try alerts().last, "balance_depleted")
         try LedgerFixtures.assertVerified(c)
     }
+
+    func testAccountAlertsSetsAndClearsTheThreshold() async throws {
+        let db = try TestDatabase.create()
+        let c = try db.connect()
+        _ = try LedgerFixtures.account("u1", on: c, grants: [(.topup, 20, nil)])
+        let worker = try WorkerHarness(db, cron: false)
+        defer { Task { await worker.stop() } }
+        let set = try await worker.finished(try worker.enqueue(AccountAlertsJob.kind, ["user_id": "u1", "low_balance": 50]))
+        XCTAssertEqual(set.result?["low_balance"]?.int64, 50)
+        XCTAssertEqual(try db.scalar("SELECT low_balance::text FROM accounts WHERE user_id = 'u1'"), "50")
+        let cleared = try await worker.finished(try worker.enqueue(AccountAlertsJob.kind, ["user_id": "u1", "low_balance": .null]))
+        XCTAssertEqual(cleared.result?["low_balance"], .null)
+        XCTAssertNil(try db.scalar("SELECT low_balance::text FROM accounts WHERE user_id = 'u1'"))
+        let nobody = try await worker.finished(try worker.enqueue(AccountAlertsJob.kind, ["user_id": "nobody", "low_balance": 5]))
+        XCTAssertEqual(nobody.result?["error"], "account_not_found")
+    }
 }

@@ -88,6 +88,15 @@ public struct Fields: Sendable {
         return n
     }
 
+    /// A whole number from 0 to `maximum`, or nil when the field is absent or null.
+    public mutating func optionalNonNegativeInt64(_ name: String, maximum: Int64) throws(APIError) -> Int64? {
+        guard let v = value(name) else { return nil }
+        guard let text = v.numberText, let n = Int64(text), n >= 0, n <= maximum else {
+            throw .invalid("\(name) must be a whole number from 0 to \(maximum)")
+        }
+        return n
+    }
+
     /// `positiveInt64`, or nil when the field is absent or null.
     public mutating func optionalPositiveInt64(_ name: String, maximum: Int64 = .max) throws(APIError) -> Int64? {
         guard let v = value(name) else { return nil }

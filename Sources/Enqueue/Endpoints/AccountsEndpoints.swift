@@ -33,3 +33,19 @@ struct MarkNotificationsReadEndpoint: Endpoint {
         return try await context.enqueue(request, NotifyReadJob.self, .init(user_id: userID, ids: ids))
     }
 }
+
+/// `PUT /v1/accounts/{user_id}/alerts {low_balance}` → `account.alerts`: the account's own
+/// low-balance threshold (`null`: back to TALLY_LOW_BALANCE). 202 `{job_id}`.
+struct SetAlertsEndpoint: Endpoint {
+    static let method = "PUT"
+    static let path = "/v1/accounts/{user_id}/alerts"
+
+    func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        let userID = request.parameter("user_id")
+        try Fields.checkUserID(userID)
+        var f = try request.fields()
+        let low = try f.optionalNonNegativeInt64("low_balance", maximum: Ledger.maxCredits)
+        try f.finish()
+        return try await context.enqueue(request, AccountAlertsJob.self, .init(user_id: userID, low_balance: low))
+    }
+}

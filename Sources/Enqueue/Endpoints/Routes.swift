@@ -11,6 +11,7 @@ public enum Routes {
         RecordActivityEndpoint(),
         CreateCryptoPurchaseEndpoint(),
         MarkNotificationsReadEndpoint(),
+        SetAlertsEndpoint(),
         ShowJobEndpoint(),
         ShowAccountEndpoint(),
         ShowLedgerEndpoint(),
