@@ -10,30 +10,12 @@ import XCTest
 /// binary as a second process): snapshot then events in seq order, resume without a gap,
 /// tokens, CORS, the per-user cap, WebSocket.
 final class StreamEndpointTests: XCTestCase {
-    /// An SSE event as a client reads it.
-    struct Event: Equatable {
-        let id: Int64?
-        let name: String
-        let data: JSON
-    }
+    typealias Event = ServerSentEvent
 
     /// Reads events from `client` until `count` of them have arrived (or the deadline).
     static func events(_ client: StreamClient, count: Int, timeout: TimeInterval = 10) -> [Event] {
-        client.read(timeout: timeout) { parse($0).count >= count }
-        return parse(client.received)
-    }
-
-    static func parse(_ bytes: [UInt8]) -> [Event] {
-        String(decoding: bytes, as: UTF8.self).components(separatedBy: "\n\n").compactMap { block in
-            var id: Int64?, name: String?, data: JSON?
-            for line in block.split(separator: "\n") {
-                if line.hasPrefix("id: ") { id = Int64(line.dropFirst(4)) }
-                if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
-                if line.hasPrefix("data: ") { data = try? JSON.parse(Array(line.dropFirst(6).utf8)) }
-            }
-            guard let name, let data else { return nil }
-            return Event(id: id, name: name, data: data)
-        }
+        client.read(timeout: timeout) { ServerSentEvent.parse($0).count >= count }
+        return ServerSentEvent.parse(client.received)
     }
 
     func token(_ h: IngressHarness, _ user: String) throws -> String {

@@ -21,19 +21,8 @@ final class RecordingSink: StreamSink {
     func pretendBuffered(_ n: Int) { state.withLock { $0.buffered = n } }
     var text: String { state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
 
-    /// The SSE events received: (id, event name, data).
-    var events: [(id: Int64?, name: String, data: JSON)] {
-        text.components(separatedBy: "\n\n").compactMap { block in
-            var id: Int64?, name: String?, data: JSON?
-            for line in block.split(separator: "\n") {
-                if line.hasPrefix("id: ") { id = Int64(line.dropFirst(4)) }
-                if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
-                if line.hasPrefix("data: ") { data = try? JSON.parse(Array(line.dropFirst(6).utf8)) }
-            }
-            guard let name, let data else { return nil }
-            return (id, name, data)
-        }
-    }
+    /// The SSE events received.
+    var events: [ServerSentEvent] { state.withLock { ServerSentEvent.parse($0.bytes) } }
     var seqs: [Int64] { events.compactMap(\.id) }
 }
 

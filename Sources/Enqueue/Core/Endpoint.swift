@@ -55,6 +55,14 @@ public struct EndpointRequest: Sendable {
     /// The body as a JSON object's fields (400 if it is not one).
     public func fields() throws(APIError) -> Fields { try Fields(body: http.body) }
 
+    /// A path parameter that must be `prefix` and 24 hex digits (`PrefixedID`); else 404: no
+    /// such `what` can exist.
+    public func prefixedID(_ name: String, prefix: String, what: String) throws(APIError) -> String {
+        let id = parameter(name)
+        guard PrefixedID.isValid(id, prefix: prefix) else { throw .notFound("no \(what) \(id.prefix(64))") }
+        return id
+    }
+
     /// `Prefer: wait=N` (RFC 7240), capped at 30 s; 0 when absent. A malformed value is ignored,
     /// as RFC 7240 asks of preferences a server does not understand.
     public var preferWait: Int {

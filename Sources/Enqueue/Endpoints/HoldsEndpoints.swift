@@ -84,11 +84,6 @@ struct ShowHoldEndpoint: Endpoint {
 enum HoldPath {
     /// The `{hold_id}` of the path: `hold_` and 24 hex digits, else 404 (no such hold can exist).
     static func id(_ request: EndpointRequest) throws(APIError) -> String {
-        let id = request.parameter("hold_id")
-        let hex = id.utf8.dropFirst(5)
-        guard id.hasPrefix("hold_"), hex.count == 24, hex.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
-            throw .notFound("no hold \(id.prefix(64))")
-        }
-        return id
+        try request.prefixedID("hold_id", prefix: "hold_", what: "hold")
     }
 }

@@ -64,11 +64,6 @@ struct ShowTransferEndpoint: Endpoint {
 
 enum TransferPath {
     static func id(_ request: EndpointRequest) throws(APIError) -> String {
-        let id = request.parameter("transfer_id")
-        let hex = id.utf8.dropFirst(9)
-        guard id.hasPrefix("transfer_"), hex.count == 24, hex.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
-            throw .notFound("no transfer \(id.prefix(64))")
-        }
-        return id
+        try request.prefixedID("transfer_id", prefix: "transfer_", what: "transfer")
     }
 }

@@ -53,7 +53,7 @@ public struct Hold: Sendable, Equatable {
     /// The hold's id for a user's idempotency key: the same key names the same hold, so a
     /// replayed request enqueues the same args.
     public static func id(userID: String, idempotencyKey: String) -> String {
-        "hold_" + String(Crypto.sha256Hex("hold:\(userID):\(idempotencyKey)").prefix(24))
+        PrefixedID.make(prefix: "hold_", name: "hold:\(userID):\(idempotencyKey)")
     }
 
     public static func read(_ id: String, on c: Connection) throws -> Hold? {

@@ -62,11 +62,7 @@ public struct HoldCreateJob: Job {
 
 /// What the hold jobs share about their args.
 enum HoldArgs {
-    static func isValidID(_ id: String) -> Bool {
-        let b = Array(id.utf8)
-        guard b.count == 29, id.hasPrefix("hold_") else { return false }
-        return b[5...].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
-    }
+    static func isValidID(_ id: String) -> Bool { PrefixedID.isValid(id, prefix: "hold_") }
 
     static func check(_ id: String) throws {
         guard isValidID(id) else { throw JobError.permanent("hold_id must be hold_ and 24 hex digits") }

@@ -66,11 +66,7 @@ public struct TransferCreateJob: Job {
 
 /// What the transfer jobs share about their args.
 enum TransferArgs {
-    static func isValidID(_ id: String) -> Bool {
-        let b = Array(id.utf8)
-        guard b.count == 33, id.hasPrefix("transfer_") else { return false }
-        return b[9...].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
-    }
+    static func isValidID(_ id: String) -> Bool { PrefixedID.isValid(id, prefix: "transfer_") }
 
     static func check(_ id: String) throws {
         guard isValidID(id) else { throw JobError.permanent("transfer_id must be transfer_ and 24 hex digits") }

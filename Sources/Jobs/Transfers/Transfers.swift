@@ -52,7 +52,7 @@ public enum Transfers {
 
     /// The transfer's id for the sender's idempotency key (a replay names the same transfer).
     public static func id(fromUserID: String, idempotencyKey: String) -> String {
-        "transfer_" + String(Crypto.sha256Hex("transfer:\(fromUserID):\(idempotencyKey)").prefix(24))
+        PrefixedID.make(prefix: "transfer_", name: "transfer:\(fromUserID):\(idempotencyKey)")
     }
 
     /// The newest transfers, of `user` (either side) and in `status` when given.
