@@ -129,13 +129,19 @@ struct BatchExecutor: Sendable {
                 continue
             }
             held.runEnded(hold)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             switch result {
             case .runAlone:
                 break
-            case .completed, .deferred:
+            case .completed:
+                executor.metrics.finished(kind: job.kind, outcome: "completed", seconds: seconds)
+                held.release(hold)
+            case .deferred:
+                executor.metrics.finished(kind: job.kind, outcome: "deferred", seconds: seconds)
                 held.release(hold)
             case .failed(let message, let permanent):
                 failed += 1
+                executor.metrics.finished(kind: job.kind, outcome: "failed", seconds: seconds)
                 let finish = Finish.decide(jobID: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts,
                                            outcome: .failed(message: message, permanent: permanent), backoff: executor.backoff)
                 executor.completer.submit(Completion(finish: finish, hold: hold))

@@ -18,8 +18,11 @@ final class Completer: Sendable {
     /// Told when jobs become due again soon (retries, snoozes), so they are not left waiting
     /// for the scheduler's next regular pass.
     private let dueSoon: @Sendable (Double) -> Void
+    private let metrics: WorkerMetrics
 
-    init(pool: ConnectionPool, workerID: String, held: HeldJobs, maxBatch: Int, dueSoon: @escaping @Sendable (Double) -> Void) {
+    init(pool: ConnectionPool, workerID: String, held: HeldJobs, maxBatch: Int, metrics: WorkerMetrics = WorkerMetrics(),
+         dueSoon: @escaping @Sendable (Double) -> Void) {
+        self.metrics = metrics
         self.pool = pool
         self.workerID = workerID
         self.held = held
@@ -85,6 +88,7 @@ final class Completer: Sendable {
         do {
             let changed = try await pool.withConnection { try FinishBatch(finishes).run(on: $0, workerID: workerID) }
             batcher.withLock { $0.flushSucceeded() }
+            metrics.completionBatch(batch.count)
             held.release(batch.map(\.hold))
             if changed.count < batch.count {
                 Log.debug("finished jobs no longer held here were left as they are", ["count": batch.count - changed.count])

@@ -18,6 +18,7 @@ struct Executor: Sendable {
     let held: HeldJobs
     let completer: Completer
     let counters: WorkerCounters
+    var metrics = WorkerMetrics()
 
     /// How many times a run that hit a deadlock or serialization failure is run again at once,
     /// within its claim, before the job is snoozed (which does not use an attempt either). Such
@@ -109,6 +110,7 @@ struct Executor: Sendable {
             held.release(hold)
         }
 
+        metrics.finished(kind: job.kind, outcome: label, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         if Log.enabled(.info) {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             let duration = String(format: "%.2f", ms)

@@ -20,6 +20,7 @@ struct LeaseRenewer: Sendable {
     let workerID: String
     let held: HeldJobs
     let config: WorkerConfig
+    var metrics = WorkerMetrics()
     let counters: WorkerCounters
 
     func run() async {
@@ -38,6 +39,7 @@ struct LeaseRenewer: Sendable {
                     return try JobStore.renewLeases(leases.map { JobAttempt(id: $0.id, attempt: $0.attempt) }, workerID: workerID,
                                                     lease: .milliseconds(leaseMs), on: c)
                 }
+                metrics.renewed(kept.count, failed: false)
                 // Claims released meanwhile (finished and written) are not lost leases.
                 for lease in leases where !kept.contains(lease.id) {
                     if held.cancel(lease, reason: .leaseLost) {
@@ -46,6 +48,7 @@ struct LeaseRenewer: Sendable {
                 }
             } catch {
                 counters.restore(counted)
+                metrics.renewed(0, failed: true)
                 Log.warn("lease renewal failed", ["jobs": leases.count, "error": error])
                 return min(interval, 1)
             }

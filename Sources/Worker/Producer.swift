@@ -72,6 +72,7 @@ final class Producer: Sendable {
                 try JobStore.claim(queue: queue, limit: count, workerID: workerID, lease: .milliseconds(lease), on: connection)
             }
             state.withLock { $0.claimed(jobs.count, asked: count) }
+            executor.metrics.claimed(queue: queue, count: jobs.count)
             let plan = BatchExecutor.plan(jobs, registry: executor.registry, batching: batching)
             for job in plan.single { start(job) }
             for batch in plan.batches { start(batch: batch) }

@@ -11,6 +11,7 @@ struct Rescuer: Sendable {
     let config: WorkerConfig
     /// Rescued jobs are due at once: the scheduler should look now.
     let rescued: @Sendable () -> Void
+    var metrics = WorkerMetrics()
 
     static let batch = 1000
 
@@ -29,6 +30,7 @@ struct Rescuer: Sendable {
                         "job_id": row.id, "kind": row.kind, "state": row.state.rawValue, "was_held_by": row.lockedBy ?? "?",
                     ])
                 }
+                metrics.rescued(rows.count)
                 if !rows.isEmpty { rescued() }
                 if rows.count == Rescuer.batch { return 0 }
             } catch {

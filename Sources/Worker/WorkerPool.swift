@@ -23,6 +23,8 @@ public final class WorkerPool: Service {
     private let enqueuer: Enqueuer
     private let held = HeldJobs()
     private let counters = WorkerCounters()
+    /// This process's Prometheus metrics (`tally worker` serves them on TALLY_WORKER_METRICS_LISTEN).
+    public let metrics = WorkerMetrics()
     private let completer: Completer
     private let producers: [String: Producer]
     private let renewer: LeaseRenewer
@@ -55,14 +57,15 @@ public final class WorkerPool: Service {
         let counters = self.counters
 
         let schedulerLoop = Loop(name: "scheduler")
-        let completer = Completer(pool: pool, workerID: workerID, held: held, maxBatch: config.maxCompletionBatch,
+        let metrics = self.metrics
+        let completer = Completer(pool: pool, workerID: workerID, held: held, maxBatch: config.maxCompletionBatch, metrics: metrics,
                                   dueSoon: { [interval = config.schedulerInterval] in
                                       Scheduler.dueIn($0, loop: schedulerLoop, interval: interval)
                                   })
         self.completer = completer
         let executor = Executor(registry: registry, pool: pool, enqueuer: enqueuer, environment: environment,
                                 workerID: workerID, backoff: config.backoff, held: held, completer: completer,
-                                counters: counters)
+                                counters: counters, metrics: metrics)
         let jobEnded = self.jobEnded
         var byQueue: [String: Producer] = [:]
         for (queue, limit) in config.queues {
@@ -81,8 +84,8 @@ public final class WorkerPool: Service {
         // second means the server or the network is gone: cut it and connect anew.
         let renewerPool = ConnectionPool(url: databaseURL, maxConnections: 1, applicationName: "tally-lease-renewer",
                                          settings: settings, limits: config.sessionLimits, cancelGrace: 1)
-        self.renewer = LeaseRenewer(pool: renewerPool, workerID: workerID, held: held, config: config, counters: counters)
-        self.rescuer = Rescuer(pool: pool, config: config, rescued: { schedulerLoop.poke() })
+        self.renewer = LeaseRenewer(pool: renewerPool, workerID: workerID, held: held, config: config, metrics: metrics, counters: counters)
+        self.rescuer = Rescuer(pool: pool, config: config, rescued: { schedulerLoop.poke() }, metrics: metrics)
         self.periodic = PeriodicEnqueuer(pool: pool, enqueuer: enqueuer, schedules: registry.schedules)
         self.watchdog = Watchdog(held: held)
     }

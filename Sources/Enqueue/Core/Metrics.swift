@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Synchronization
 
 /// The ingress's Prometheus metrics (`GET /metrics`, text format 0.0.4): requests by route and
@@ -10,20 +11,6 @@ public final class Metrics: Sendable {
     static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
     static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
-    private struct Histogram {
-        var counts: [UInt64]
-        var sum: Double = 0
-        var count: UInt64 = 0
-        init(_ n: Int) { counts = Array(repeating: 0, count: n) }
-        mutating func observe(_ value: Double, _ bounds: [Double]) {
-            var i = 0
-            while i < bounds.count, value > bounds[i] { i += 1 }
-            if i < bounds.count { counts[i] += 1 }
-            sum += value
-            count += 1
-        }
-    }
-
     private struct RouteStatus: Hashable {
         let route: String
         let status: Int
@@ -31,9 +18,9 @@ public final class Metrics: Sendable {
 
     private struct State {
         var requests: [RouteStatus: UInt64] = [:]
-        var latency: [String: Histogram] = [:]
+        var latency: [String: PrometheusHistogram] = [:]
         var enqueued: [String: UInt64] = [:]
-        var batches = Histogram(Metrics.batchBuckets.count)
+        var batches = PrometheusHistogram(bounds: Metrics.batchBuckets)
     }
 
     private let state = Mutex(State())
@@ -45,7 +32,7 @@ public final class Metrics: Sendable {
     public func record(route: String, status: Int, seconds: Double) {
         state.withLock { s in
             s.requests[RouteStatus(route: route, status: status), default: 0] += 1
-            s.latency[route, default: Histogram(Metrics.buckets.count)].observe(seconds, Metrics.buckets)
+            s.latency[route, default: PrometheusHistogram(bounds: Metrics.buckets)].observe(seconds)
         }
     }
 
@@ -54,7 +41,7 @@ public final class Metrics: Sendable {
     }
 
     public func batch(size: Int) {
-        state.withLock { $0.batches.observe(Double(size), Metrics.batchBuckets) }
+        state.withLock { $0.batches.observe(Double(size)) }
     }
 
     public func gauge(_ name: String, _ read: @escaping @Sendable () -> Int) {
@@ -73,7 +60,7 @@ public final class Metrics: Sendable {
         out += "# HELP tally_ingress_request_duration_seconds Time from a whole request to its answer, by route.\n"
         out += "# TYPE tally_ingress_request_duration_seconds histogram\n"
         for (route, h) in s.latency.sorted(by: { $0.key < $1.key }) {
-            out += histogram("tally_ingress_request_duration_seconds", labels: "route=\"\(route)\",", h, Metrics.buckets)
+            out += h.render("tally_ingress_request_duration_seconds", labels: "route=\"\(route)\",")
         }
         out += "# HELP tally_ingress_enqueued_jobs_total Jobs inserted by the ingress, by kind (replays not counted).\n"
         out += "# TYPE tally_ingress_enqueued_jobs_total counter\n"
@@ -82,28 +69,10 @@ public final class Metrics: Sendable {
         }
         out += "# HELP tally_ingress_enqueue_batch_size Requests written per enqueue transaction.\n"
         out += "# TYPE tally_ingress_enqueue_batch_size histogram\n"
-        out += histogram("tally_ingress_enqueue_batch_size", labels: "", s.batches, Metrics.batchBuckets)
+        out += s.batches.render("tally_ingress_enqueue_batch_size")
         for (name, read) in gauges.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
             out += "# TYPE \(name) gauge\n\(name) \(read())\n"
         }
         return out
-    }
-
-    private func histogram(_ name: String, labels: String, _ h: Histogram, _ bounds: [Double]) -> String {
-        var out = ""
-        var cumulative: UInt64 = 0
-        for (i, bound) in bounds.enumerated() {
-            cumulative += h.counts[i]
-            out += "\(name)_bucket{\(labels)le=\"\(Self.format(bound))\"} \(cumulative)\n"
-        }
-        out += "\(name)_bucket{\(labels)le=\"+Inf\"} \(h.count)\n"
-        let plain = labels.isEmpty ? "" : "{" + labels.dropLast() + "}"
-        out += "\(name)_sum\(plain) \(h.sum)\n"
-        out += "\(name)_count\(plain) \(h.count)\n"
-        return out
-    }
-
-    private static func format(_ v: Double) -> String {
-        v == v.rounded() && v >= 1 ? String(Int(v)) : String(v)
     }
 }

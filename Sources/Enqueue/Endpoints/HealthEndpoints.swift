@@ -35,16 +35,8 @@ struct MetricsEndpoint: Endpoint {
     static let path = "/metrics"
     static let access = Access.open
 
-    /// Whether a client may read the metrics: the connection's own address (never a header)
-    /// is loopback, or it sends `Authorization: Bearer <token>` with the configured token.
-    static func allows(peer: PeerAddress?, authorization: String?, token: String?) -> Bool {
-        if peer?.isLoopback == true { return true }
-        guard let token, let authorization, authorization.hasPrefix("Bearer ") else { return false }
-        return Crypto.constantTimeEquals(Array(authorization.dropFirst(7).utf8), Array(token.utf8))
-    }
-
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
-        guard Self.allows(peer: request.http.peer, authorization: request.header("authorization"), token: context.metricsToken) else {
+        guard MetricsAccess.allows(peer: request.http.peer, authorization: request.header("authorization"), token: context.metricsToken) else {
             throw .forbidden("/metrics answers loopback clients, or a bearer of TALLY_METRICS_TOKEN")
         }
         let workers = try? await context.read { c in try Metrics.readWorkerCounters(on: c) }

@@ -27,6 +27,7 @@ struct WorkerCommand: Command {
         Settings (environment): TALLY_LEASE (30s), TALLY_LEASE_RENEW (10s), TALLY_RESCUE_INTERVAL (5s),
         TALLY_POLL_INTERVAL (2s), TALLY_SHUTDOWN_GRACE (30s), TALLY_BACKOFF_SCALE (1),
         TALLY_DB_POOL, TALLY_LOG_LEVEL (info), TALLY_SCHEDULE_<NAME> (a cron expression or off);
+        TALLY_WORKER_METRICS_LISTEN (unset: none; e.g. 127.0.0.1:9101) serves GET /metrics (Prometheus);
         every command's database sessions: TALLY_DB_STATEMENT_TIMEOUT (30s), TALLY_DB_LOCK_TIMEOUT (10s),
         TALLY_DB_IDLE_IN_TRANSACTION_TIMEOUT (60s), TALLY_DB_TCP_TIMEOUT (30s; 0 turns any of them off).
         """
@@ -50,7 +51,16 @@ struct WorkerCommand: Command {
         }
         try checkMigrated(context)
         let pool = WorkerPool(config: config, registry: registry, databaseURL: context.databaseURL, environment: context.environment)
-        try await ServiceRunner.run([pool])
+        var services: [any Service] = [pool]
+        if let listen = context.environment["TALLY_WORKER_METRICS_LISTEN"], !listen.isEmpty {
+            do {
+                services.append(try WorkerMetricsServer(listen: listen, metrics: pool.metrics, databaseURL: context.databaseURL,
+                                                        token: context.environment["TALLY_METRICS_TOKEN"], limits: config.sessionLimits))
+            } catch {
+                throw CommandError.usage("\(error)")
+            }
+        }
+        try await ServiceRunner.run(services)
         return 0
     }
 
