@@ -13,6 +13,33 @@ public final class FakeStripe: Sendable {
     public static let secretKey = "sk_test_tally_dev_fake"
     public let server: FakeHTTPServer
     private let events = Mutex<(byID: [String: JSON], failures: [Int])>(([:], []))
+    /// Payment intents made (by id) and their ids by the Idempotency-Key that made them; the
+    /// outcome the next ones get (`decline`, `authentication_required` or nil: succeeded).
+    private let intents = Mutex<(byID: [String: JSON], byKey: [String: String], next: [String])>(([:], [:], []))
+
+    /// The next `POST /v1/payment_intents` answer these: "decline" (402 card_declined),
+    /// "authentication_required" (402), one each, before succeeding again.
+    public func failPaymentIntents(_ outcomes: [String]) {
+        intents.withLock { $0.next += outcomes }
+    }
+
+    /// The payment intents made so far, in the order made.
+    public var paymentIntents: [JSON] {
+        intents.withLock { s in s.byID.values.sorted { ($0["created"]?.int64 ?? 0, $0["id"]?.string ?? "") < ($1["created"]?.int64 ?? 0, $1["id"]?.string ?? "") } }
+    }
+
+    /// Stripe's `payment_intent.succeeded` for a payment intent this stand-in made.
+    public func succeededEvent(for intent: JSON, eventID: String) -> JSON {
+        ["id": .string(eventID), "object": "event", "type": "payment_intent.succeeded", "api_version": "2025-03-31.basil",
+         "created": .int(Int64(Date().timeIntervalSince1970)), "data": ["object": intent]]
+    }
+
+    /// A checkout's payment intent whose payment method was saved (`GET /v1/payment_intents/{id}`).
+    public func savePaymentIntent(_ id: String, customer: String, paymentMethod: String) {
+        intents.withLock { $0.byID[id] = ["id": .string(id), "object": "payment_intent", "customer": .string(customer),
+                                          "payment_method": .string(paymentMethod), "setup_future_usage": "off_session", "status": "succeeded",
+                                          "created": 0] }
+    }
 
     /// Stripe now knows `event` (by its `id`).
     public func publish(_ event: JSON) {
@@ -49,6 +76,13 @@ public final class FakeStripe: Sendable {
                                                                           "message": .string("No such event: '\(parts[2])'")]]).serialized)
                 }
                 return .init(body: event.serialized)
+            case ("POST", 2) where parts == ["v1", "payment_intents"]:
+                return self.createPaymentIntent(request)
+            case ("GET", 3) where parts[0] == "v1" && parts[1] == "payment_intents":
+                guard let intent = self.intents.withLock({ $0.byID[parts[2]] }) else {
+                    return .init(status: 404, body: #"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such payment_intent"}}"#)
+                }
+                return .init(body: intent.serialized)
             case ("GET", 2) where parts == ["v1", "invoice_payments"]:
                 return .init(body: #"{"object":"list","data":[],"has_more":false,"url":"/v1/invoice_payments"}"#)
             default:
@@ -61,4 +95,46 @@ public final class FakeStripe: Sendable {
     public var baseURL: String { server.baseURL }
 
     public var environment: [String: String] { ["STRIPE_API_BASE": baseURL, "STRIPE_SECRET_KEY": Self.secretKey] }
+
+    /// `POST /v1/payment_intents` (form fields): the same Idempotency-Key gets the same intent,
+    /// as Stripe's does.
+    private func createPaymentIntent(_ request: FakeHTTPServer.Request) -> FakeHTTPServer.Response {
+        var fields: [String: String] = [:]
+        for pair in request.bodyText.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            if kv.count == 2 { fields[kv[0]] = kv[1] }
+        }
+        let key = request.headers["idempotency-key"] ?? ""
+        return intents.withLock { s in
+            if let id = s.byKey[key], let existing = s.byID[id] { return .init(body: existing.serialized) }
+            let outcome = s.next.isEmpty ? nil : s.next.removeFirst()
+            let id = "pi_fake_\(s.byID.count + 1)"
+            var metadata: [String: JSON] = [:]
+            for (k, v) in fields where k.hasPrefix("metadata[") && k.hasSuffix("]") { metadata[String(k.dropFirst(9).dropLast())] = .string(v) }
+            let amount = Int64(fields["amount"] ?? "") ?? 0
+            var intent: [String: JSON] = ["id": .string(id), "object": "payment_intent", "amount": .int(amount), "amount_received": .int(amount),
+                                          "currency": .string(fields["currency"] ?? "usd"), "customer": .optional(fields["customer"]),
+                                          "payment_method": .optional(fields["payment_method"]), "metadata": .object(metadata),
+                                          "latest_charge": .string("ch_fake_\(s.byID.count + 1)"), "created": .int(Int64(s.byID.count + 1)),
+                                          "status": "succeeded"]
+            switch outcome {
+            case "decline"?:
+                intent["status"] = "requires_payment_method"
+                s.byID[id] = .object(intent)
+                s.byKey[key] = id
+                return .init(status: 402, body: JSON.object(["error": ["type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+                                                                       "message": "Your card has insufficient funds.", "payment_intent": .object(intent)]]).serialized)
+            case "authentication_required"?:
+                intent["status"] = "requires_action"
+                s.byID[id] = .object(intent)
+                s.byKey[key] = id
+                return .init(status: 402, body: JSON.object(["error": ["type": "card_error", "code": "authentication_required",
+                                                                       "message": "This payment requires authentication.", "payment_intent": .object(intent)]]).serialized)
+            default:
+                s.byID[id] = .object(intent)
+                s.byKey[key] = id
+                return .init(body: JSON.object(intent).serialized)
+            }
+        }
+    }
 }

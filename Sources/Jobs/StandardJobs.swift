@@ -54,6 +54,9 @@ extension JobRegistry {
         try r.schedule(NotifyPruneJob.self, cron: "@hourly")
         // Payments.
         r.register(StripeEventJob(settings: stripe))
+        // Auto top-up (docs/ledger.md, "Auto top-up").
+        r.register(AccountAutoTopupJob())
+        r.register(TopupChargeJob())
         // Crypto purchases (docs/crypto.md).
         r.register(PricesRefreshJob())
         r.register(CryptoQuoteJob(settings: crypto))

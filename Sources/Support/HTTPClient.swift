@@ -89,6 +89,23 @@ public final class HTTPClient: Sendable {
                               idempotencyKey: idempotencyKey).json()
     }
 
+    /// POST a form (`application/x-www-form-urlencoded`, what Stripe's API takes) with an
+    /// idempotency key; a status other than 2xx throws `HTTPError`.
+    public func postForm(_ path: String, fields: [(String, String)], idempotencyKey: String) async throws -> JSON {
+        try await send(method: "POST", path: path, body: Self.formBody(fields),
+                       headers: ["Content-Type": "application/x-www-form-urlencoded"], idempotencyKey: idempotencyKey).json()
+    }
+
+    /// The same, answering whatever the status (a caller that reads Stripe's error bodies).
+    public func exchangeForm(_ path: String, fields: [(String, String)], idempotencyKey: String) async throws -> HTTPClientResponse {
+        try await exchange(method: "POST", path: path, body: Self.formBody(fields),
+                           headers: ["Content-Type": "application/x-www-form-urlencoded"], idempotencyKey: idempotencyKey)
+    }
+
+    static func formBody(_ fields: [(String, String)]) -> [UInt8] {
+        Array(fields.map { formEncode($0.0) + "=" + formEncode($0.1) }.joined(separator: "&").utf8)
+    }
+
     // MARK: Any call
 
     /// Sends one request and returns the answer if its status is 2xx; throws `HTTPError`

@@ -49,3 +49,27 @@ struct SetAlertsEndpoint: Endpoint {
         return try await context.enqueue(request, AccountAlertsJob.self, .init(user_id: userID, low_balance: low))
     }
 }
+
+/// `PUT /v1/accounts/{user_id}/auto-topup {enabled, threshold, product, monthly_limit_cents}` →
+/// `account.auto_topup`. 202 `{job_id}`; with `Prefer: wait`, the setting (a product that does
+/// not exist or is a subscription fails the job, named).
+struct SetAutoTopupEndpoint: Endpoint {
+    static let method = "PUT"
+    static let path = "/v1/accounts/{user_id}/auto-topup"
+
+    func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
+        let userID = request.parameter("user_id")
+        try Fields.checkUserID(userID)
+        var f = try request.fields()
+        guard let enabled = try f.optionalBool("enabled") else { throw .invalid("enabled is required (true or false)") }
+        let threshold = try f.optionalNonNegativeInt64("threshold", maximum: Ledger.maxCredits)
+        let product = try f.optionalString("product", maxBytes: 64)
+        let limit = try f.optionalNonNegativeInt64("monthly_limit_cents", maximum: Ledger.maxCredits)
+        try f.finish()
+        if enabled && (threshold == nil || product == nil || limit == nil) {
+            throw .invalid("enabled: true needs threshold, product and monthly_limit_cents")
+        }
+        return try await context.enqueue(request, AccountAutoTopupJob.self,
+                                         .init(user_id: userID, enabled: enabled, threshold: threshold, product: product, monthly_limit_cents: limit))
+    }
+}

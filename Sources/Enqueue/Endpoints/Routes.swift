@@ -12,6 +12,7 @@ public enum Routes {
         CreateCryptoPurchaseEndpoint(),
         MarkNotificationsReadEndpoint(),
         SetAlertsEndpoint(),
+        SetAutoTopupEndpoint(),
         ShowJobEndpoint(),
         ShowAccountEndpoint(),
         ShowLedgerEndpoint(),

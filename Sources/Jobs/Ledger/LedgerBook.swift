@@ -53,6 +53,10 @@ public final class LedgerBook {
         var alertState = BalanceAlert.State.ok
         /// A charge was refused for lack of credits in this book.
         var refused = false
+        /// Auto top-up's threshold while it is on (sql/0021), and the balance when loaded: a
+        /// book that takes the balance from at or above it to below it enqueues the top-up.
+        var topupThreshold: Int64? = nil
+        var startBalance: Int64 = 0
     }
 
     struct PendingEntry {
@@ -92,7 +96,8 @@ public final class LedgerBook {
             let id = try row.string("user_id")
             accounts[id] = AccountState(userID: id, debt: try row.int64("debt"), total: try row.int64("entries_total"), grants: [],
                                         lowBalance: try row.optInt64("low_balance"),
-                                        alertState: BalanceAlert.State(rawValue: try row.string("alert_state")) ?? .ok)
+                                        alertState: BalanceAlert.State(rawValue: try row.string("alert_state")) ?? .ok,
+                                        topupThreshold: try row.optInt64("auto_topup_threshold"))
             now = try row.date("now")
         }
         let found = wanted.filter { accounts[$0] != nil }
@@ -110,7 +115,10 @@ public final class LedgerBook {
                 expiresAt: try row.optDate("expires_at"), paymentID: try row.optInt64("payment_id"))
             accounts[grant.userID]?.grants.append(grant)
         }
-        for id in found { accounts[id]!.grants.sort(by: GrantRecord.spendsBefore) }
+        for id in found {
+            accounts[id]!.grants.sort(by: GrantRecord.spendsBefore)
+            accounts[id]!.startBalance = try balance(of: id)
+        }
         return busy
     }
 
@@ -346,6 +354,17 @@ public final class LedgerBook {
         }
         try Inbox.write(items, on: connection)
         try writeAlerts(alerts)
+        // Auto top-up: the accounts this book took below their threshold, keyed by the entry
+        // that crossed (one charge per crossing, however many debits race: they take turns here).
+        var lastEntry: [String: Int64] = [:]
+        for (i, e) in pending.enumerated() { lastEntry[e.userID] = entryIDs[i] }
+        var crossings: [(user: String, entry: Int64)] = []
+        for account in accounts.values where account.touched {
+            guard let threshold = account.topupThreshold, account.startBalance >= threshold,
+                  try balance(of: account.userID) < threshold, let entry = lastEntry[account.userID] else { continue }
+            crossings.append((account.userID, entry))
+        }
+        if !crossings.isEmpty { try AutoTopup.enqueueCharges(crossings.sorted { $0.user < $1.user }, on: connection) }
         // A referred user's first payment rewards the referral (Rewards/Referrals.swift).
         let payments = newGrants.filter(\.source.isPayment)
         try Referrals.paymentsGranted(users: payments.map(\.userID), grants: payments.map(\.id), on: connection)

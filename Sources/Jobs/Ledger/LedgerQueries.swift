@@ -46,7 +46,7 @@ public enum LedgerQueries {
     /// itself) and is what an UPDATE of the account's totals takes anyway (no key changes:
     /// `user_id` never does).
     static let lockAccounts = Query(adHoc: """
-        SELECT user_id, debt, entries_total, low_balance, alert_state, now() AS now FROM accounts
+        SELECT user_id, debt, entries_total, low_balance, alert_state, auto_topup_threshold, now() AS now FROM accounts
         WHERE user_id = ANY($1::text[])
         ORDER BY user_id
         FOR NO KEY UPDATE
@@ -54,7 +54,7 @@ public enum LedgerQueries {
 
     /// The same without waiting: accounts another transaction holds are left out.
     static let lockAccountsNoWait = Query(adHoc: """
-        SELECT user_id, debt, entries_total, low_balance, alert_state, now() AS now FROM accounts
+        SELECT user_id, debt, entries_total, low_balance, alert_state, auto_topup_threshold, now() AS now FROM accounts
         WHERE user_id = ANY($1::text[])
         ORDER BY user_id
         FOR NO KEY UPDATE SKIP LOCKED
@@ -411,7 +411,7 @@ public enum LedgerQueries {
         WHERE CASE WHEN p.status = 'paid' AND p.credits > 0
                    THEN p.grant_id IS NULL OR g.id IS NULL OR g.user_id <> p.user_id OR g.amount <> p.credits
                         OR g.payment_id IS DISTINCT FROM p.id OR COALESCE(b.n, 0) <> 1
-                        OR g.source <> CASE p.kind WHEN 'checkout' THEN 'topup' ELSE 'subscription' END
+                        OR g.source <> CASE p.kind WHEN 'invoice' THEN 'subscription' ELSE 'topup' END
                    ELSE p.grant_id IS NOT NULL OR COALESCE(b.n, 0) <> 0
               END
         ORDER BY p.user_id, p.id

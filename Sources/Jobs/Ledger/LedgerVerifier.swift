@@ -187,7 +187,7 @@ public enum LedgerVerifier {
                 } else if grants != 1 {
                     problem = "payment \(id): \(grants) grants say they came from it; one expected"
                 } else {
-                    let expected = kind == "checkout" ? "topup" : "subscription"
+                    let expected = kind == "invoice" ? "subscription" : "topup"
                     problem = "payment \(id): a \(kind) buys a \(expected) grant, but grant \(grant) is \(try row.optString("grant_source") ?? "?")"
                 }
             } else if status == "paid" && credits > 0 {

@@ -61,6 +61,10 @@ extension StripeEventJob: BatchJob {
         // the second transaction redid most of the work (measured: 100 users, 2,800–3,300/s
         // deferring, 3,600–3,800/s waiting).
         try book.load(users)
+        // The customer each user last paid with (auto top-up), after the accounts.
+        var lastSession: [String: JSON] = [:]
+        for t in topups { lastSession[t.checkout.user] = t.checkout.event.object }
+        for (user, session) in lastSession.sorted(by: { $0.key < $1.key }) { try AutoTopup.rememberCustomer(userID: user, session: session, on: tx) }
         let recorded = try recordTopups(topups.map(\.checkout), in: book)
         try wake(recorded.flatMap(\.wakeKeys), on: tx)
         try tx.query(StripeQueries.markProcessedMany, [recorded.map(\.event.id), recorded.map(\.result)])

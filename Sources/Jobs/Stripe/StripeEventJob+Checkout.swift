@@ -80,6 +80,7 @@ extension StripeEventJob {
             throw Unresolvable(description: "checkout \(sessionID) names no user (client_reference_id or metadata.user_id)")
         }
         try ensureAccount(user, on: tx)
+        try AutoTopup.rememberCustomer(userID: user, session: session, on: tx)
         switch session["mode"]?.string {
         case "subscription":
             guard let subscription = StripeEvent.id(session["subscription"]) else {

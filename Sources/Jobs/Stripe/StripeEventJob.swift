@@ -152,6 +152,8 @@ public struct StripeEventJob: Job {
             return try applySubscription(event, on: tx)
         case "charge.refunded":
             return try applyRefund(event, on: tx)
+        case "payment_intent.succeeded", "payment_intent.payment_failed":
+            return try applyPaymentIntent(event, on: tx)
         case _ where event.type.hasPrefix("charge.dispute."):
             return try applyDispute(event, on: tx)
         default:
