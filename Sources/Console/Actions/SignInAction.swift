@@ -24,8 +24,8 @@ struct SignInAction: ConsoleRoute {
         }
         let secure = context.config.secureCookies
         return .seeOther(Layout.back(request.value("next"), fallback: "/"), headers: [
-            HTTPResponse.cookie(Console.sessionCookie, signedIn.cookie, maxAge: Int(ttl), secure: secure),
             HTTPResponse.cookie(SignInPage.cookie, "", maxAge: 0, secure: secure),
+            HTTPResponse.cookie(Console.sessionCookie, signedIn.cookie, maxAge: Int(ttl), secure: secure),
         ])
     }
 }
