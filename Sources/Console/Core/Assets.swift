@@ -17,7 +17,7 @@ enum Assets {
         input,select{font:inherit;padding:3px 6px;border:1px solid #c5cbd6;border-radius:5px}
         .filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin-bottom:10px}.filters label{display:flex;flex-direction:column;font-size:12px;color:var(--muted)}
         .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:10px}
-        .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px}.card b{display:block;font-size:20px}.card span{color:var(--muted);font-size:12px}
+        .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px}.card b{display:block;font-size:20px}.card>span{color:var(--muted);font-size:12px}
         .state{padding:1px 7px;border-radius:9px;font-size:12px;background:#eef2f6}.state.discarded{background:#fde8e7;color:var(--bad)}
         .state.completed{background:#e5f5ec;color:var(--good)}.state.running{background:#e8eefe;color:var(--accent)}.state.retryable{background:#fdf3e1;color:var(--warn)}
         .notice{background:#e8eefe;border:1px solid #c3d1fb;padding:8px 12px;border-radius:6px}.error{background:#fde8e7;border-color:#f5c2bf}

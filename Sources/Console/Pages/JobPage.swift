@@ -31,7 +31,11 @@ struct JobPage: ConsoleRoute {
         if let at = job.attemptedAt { timeline.append((at, "attempt \(job.attempt) started")) }
         for e in job.errors { timeline.append((Timestamp.parse(e.at), "attempt \(e.attempt) failed")) }
         if let at = job.finishedAt { timeline.append((at, job.state.rawValue)) }
-        timeline.sort { ($0.0 ?? .distantPast) < ($1.0 ?? .distantPast) }
+        // By time; at the same instant, in the order the job lives them (the list's order).
+        timeline = timeline.enumerated().sorted { a, b in
+            let (x, y) = (a.element.0 ?? .distantPast, b.element.0 ?? .distantPast)
+            return x == y ? a.offset < b.offset : x < y
+        }.map(\.element)
         let errors = job.errors.map { e -> [HTML] in ["\(e.attempt)", "\(e.at)", "<pre>\(e.message)</pre>"] }
         let body: HTML = """
             <p>\(actions)</p>
