@@ -38,4 +38,26 @@ final class ConsoleBrowserTests: XCTestCase {
         XCTAssertEqual(try h.state(target), "available")
         XCTAssertEqual(try h.audit().first.map { [$0.actor, $0.action] }, ["alice", "jobs.retry"])
     }
+
+    /// Where JavaScript runs, the overview's counts follow the console's event stream: a job
+    /// enqueued after the page loaded shows up in its queue's count without a reload.
+    func testTheOverviewCountsRefreshByThemselves() async throws {
+        let h = try ConsoleHarness()
+        let token = try h.createOperator("alice")
+        _ = try h.job(queue: "default", state: .available)
+        let browser = try Browser()
+        func text(_ js: String) -> String { (try? browser.evaluate(js))?.string ?? "" }
+        try browser.navigate("http://127.0.0.1:\(h.port)/sign-in")
+        try await waitUntil("the sign-in page is shown") { text("document.title").hasPrefix("Sign in") }
+        _ = try browser.evaluate("document.querySelector('#token').value = \(JSON.quoted(token)); document.querySelector('form.signin button').click(); true")
+        try await waitUntil("the overview is shown") { text("document.title").hasPrefix("Overview") }
+        let cell = "document.querySelector('[data-live=\"default:available\"]').textContent"
+        XCTAssertEqual(text(cell), "1")
+        let loadedAt = text("String(performance.timeOrigin)")
+        try await waitUntil("a first event arrived") { !text("document.documentElement.dataset.liveAt || ''").isEmpty }
+        _ = try h.job(queue: "default", state: .available)
+        _ = try h.job(queue: "default", state: .available)
+        try await waitUntil("the count followed", timeout: 20) { text(cell) == "3" }
+        XCTAssertEqual(text("String(performance.timeOrigin)"), loadedAt, "the same page: no reload")
+    }
 }
