@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Console", dependencies: ["HTTPServer", "Jobs", "Queue", "Postgres", "Support"]),
         .executableTarget(name: "TallyCommand", dependencies: ["Console", "Enqueue", "HTTPServer", "Worker", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
-        .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "BenchJobs", "Queue", "Postgres", "Support", "CSystem"]),
+        .executableTarget(name: "Bench", dependencies: ["Console", "Enqueue", "Worker", "Jobs", "JobRuntime", "BenchJobs", "Queue", "Postgres", "Support", "CSystem"]),
         // Local stand-ins for CoinGecko, BitGo and the Stripe API answering the fixtures' payloads:
         // the tests' fakes, and `tally-dev-fakes`, which ops/run starts (never in production).
         .target(name: "DevFakes", dependencies: ["Support"]),

@@ -4,7 +4,7 @@ import Support
 
 // tally-bench: the measurements behind ops/bench. Prints a table, the PostgreSQL settings it
 // ran with, and as its last line one JSON object of every figure.
-//   tally-bench [--only queue|ledger|stripe|stream]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
+//   tally-bench [--only queue|ledger|stripe|stream|console]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
 
 var only: String?
 var args = Array(CommandLine.arguments.dropFirst())
@@ -12,11 +12,11 @@ while let a = args.first {
     args.removeFirst()
     switch a {
     case "--only":
-        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ledger, stripe or stream\n".utf8)); exit(2) }
+        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ledger, stripe, stream or console\n".utf8)); exit(2) }
         only = v
         args.removeFirst()
     default:
-        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger|stripe|stream]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger|stripe|stream|console]\n".utf8))
         exit(2)
     }
 }
@@ -65,6 +65,7 @@ do {
                     "Stripe top-ups over 100 users, a backlog drained by 2 workers (--queues \(queues))")
     }
     if only == nil || only == "stream" { try StreamBench(context: context).run(&results) }
+    if only == nil || only == "console" { try ConsoleBench(context: context).run(&results) }
     print("")
     print(results.table())
     print(results.json.serialized)
