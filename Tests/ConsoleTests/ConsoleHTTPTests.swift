@@ -1,4 +1,5 @@
 import Console
+import Jobs
 import Foundation
 import Postgres
 import Queue
@@ -215,5 +216,32 @@ final class ConsoleHTTPTests: XCTestCase {
         XCTAssertEqual(r10.status, 400)
         let r11 = try await client.get("/nowhere")
         XCTAssertEqual(r11.status, 404)
+    }
+
+    func testDisablingAndEnablingAnEndpointAndSeeingAnAccountsHolds() async throws {
+        let h = try ConsoleHarness()
+        let client = try await h.signIn(try h.createOperator("alice"))
+        let c = try h.db.connect()
+        try c.execute("INSERT INTO notify_endpoints (url, secret) VALUES ('https://hooks.example.com/<x>', 'whsec_0123456789abcdef')")
+        let id = try h.db.int("SELECT id FROM notify_endpoints")
+        let page = try await client.get("/endpoints")
+        XCTAssertTrue(page.text.contains("https://hooks.example.com/&lt;x&gt;"), page.text)
+        let disabled = try await client.post("/endpoints/\(id)/disable")
+        XCTAssertEqual(disabled.status, 303)
+        XCTAssertEqual(try h.db.scalar("SELECT enabled::text || ' ' || disabled_reason FROM notify_endpoints"), "false disabled by alice")
+        XCTAssertEqual(try h.audit().first.map { [$0.actor, $0.action, $0.target ?? ""] }, ["alice", "endpoints.disable", "endpoint:\(id)"])
+        let enabled = try await client.post("/endpoints/\(id)/enable")
+        XCTAssertEqual(enabled.status, 303)
+        XCTAssertEqual(try h.db.scalar("SELECT enabled::text FROM notify_endpoints"), "true")
+        XCTAssertEqual(try h.audit().first?.action, "endpoints.enable")
+
+        try c.execute("INSERT INTO accounts (user_id, opened_by) VALUES ('u1', 'signup')")
+        let grant = try TallyRun.run(["grant", "u1", "100", "--reason", "test", "--actor", "t"], environment: ["DATABASE_URL": h.db.url])
+        XCTAssertEqual(grant.status, 0, grant.stderr)
+        let holdID = Hold.id(userID: "u1", idempotencyKey: "k1")
+        _ = try c.transaction { tx in try Holds.create(id: holdID, userID: "u1", amount: .credits(25), expiresIn: 600, on: tx) }
+        let account = try await client.get("/accounts?user=u1")
+        XCTAssertTrue(account.text.contains(holdID), account.text)
+        XCTAssertTrue(account.text.contains("<b>75</b><span>balance"), "the balance is what the hold leaves spendable")
     }
 }
