@@ -20,6 +20,7 @@ final class ConsoleScreenshotTests: XCTestCase {
         let folder = ProcessInfo.processInfo.environment["TALLY_SCREENSHOTS_DIR"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("tally-screens-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { if ProcessInfo.processInfo.environment["TALLY_SCREENSHOTS_DIR"] == nil { try? FileManager.default.removeItem(at: folder) } }
 
         let base = "http://127.0.0.1:\(h.port)"
         let browser = try Browser()

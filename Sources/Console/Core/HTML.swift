@@ -1,3 +1,5 @@
+import Foundation
+
 /// A piece of HTML. Interpolated `String`s (and numbers) are escaped; only interpolated `HTML`
 /// goes in as is. So everything read from the database is escaped unless a page builds it as
 /// `HTML` on purpose, and a page cannot forget to.
@@ -43,18 +45,19 @@ public struct HTML: Sendable, Equatable, ExpressibleByStringInterpolation, Custo
         return out
     }
 
-    /// `text` percent-encoded for a query string value (then escaped where it goes in HTML).
+    /// `text` percent-encoded for a query string value or a path segment (RFC 3986's
+    /// unreserved characters stay as they are), then escaped where it goes in HTML.
     public static func queryValue(_ text: String) -> String {
-        var allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~".utf8.map { $0 }
-        allowed.sort()
         var out = ""
         for b in text.utf8 {
-            if allowed.contains(b) { out.unicodeScalars.append(Unicode.Scalar(b)) } else { out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2) }
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out += "%" + String(format: "%02X", b)
+            }
         }
         return out
     }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

@@ -75,6 +75,13 @@ enum Layout {
         return v
     }
 
+    /// `path` with `notice=text` added to its query: what a page shows after an action (an
+    /// earlier notice in `path` is set aside, so they do not pile up).
+    static func withNotice(_ path: String, _ text: String) -> String {
+        let cleaned = path.replacingOccurrences(of: "&notice=", with: "&_n=").replacingOccurrences(of: "?notice=", with: "?_n=")
+        return cleaned + (cleaned.contains("?") ? "&" : "?") + "notice=" + HTML.queryValue(text)
+    }
+
     static func state(_ state: String) -> HTML { "<span class=\"state \(state)\">\(state)</span>" }
 
     /// JSON for people: indented, escaped by the interpolation it goes through.
@@ -93,13 +100,5 @@ enum Layout {
             return "[\n" + array.map { inner + pretty($0, indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
         }
         return value.serialized
-    }
-}
-
-extension Layout {
-    /// `path` with `notice=text` added to its query: what a page shows after an action.
-    static func withNotice(_ path: String, _ text: String) -> String {
-        let cleaned = path.replacingOccurrences(of: "&notice=", with: "&_n=").replacingOccurrences(of: "?notice=", with: "?_n=")
-        return cleaned + (cleaned.contains("?") ? "&" : "?") + "notice=" + HTML.queryValue(text)
     }
 }
