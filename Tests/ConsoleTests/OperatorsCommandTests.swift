@@ -28,4 +28,30 @@ final class OperatorsCommandTests: XCTestCase {
         XCTAssertEqual(try db.int("SELECT count(*) FROM audit_log WHERE actor = 'root' AND action IN ('operators.create', 'operators.revoke')"), 2)
         XCTAssertEqual(try TallyRun.run(["operators", "create", "alice"], environment: env).status, 0, "a revoked name can be used again")
     }
+
+    /// `tally console` as its own process: it serves the sign-in page, signs an operator in,
+    /// and stops on SIGTERM with exit 0.
+    func testTheConsoleCommandServesAndStopsOnSIGTERM() async throws {
+        let db = try TestDatabase.create()
+        let token = try XCTUnwrap(try TallyRun.run(["operators", "create", "alice"], environment: ["DATABASE_URL": db.url])
+            .stdout.split(separator: "\n").first.map(String.init))
+        let process = try TallyProcess(["console"], environment: ["DATABASE_URL": db.url, "TALLY_CONSOLE_LISTEN": "127.0.0.1:0", "TALLY_LOG_LEVEL": "info"])
+        defer { process.signal(SIGKILL) }
+        var port: UInt16?
+        try await waitUntil("the console listens") {
+            port = process.log.split(separator: "\n").lazy.compactMap { line -> UInt16? in
+                guard line.contains("console listening"), let r = line.range(of: "127.0.0.1:") else { return nil }
+                return UInt16(line[r.upperBound...].prefix { $0.isNumber })
+            }.first
+            return port != nil
+        }
+        let client = ConsoleClient(port: try XCTUnwrap(port))
+        let (status, _) = try await client.signIn(token)
+        XCTAssertEqual(status, 303, process.log)
+        let overview = try await client.get("/")
+        XCTAssertEqual(overview.status, 200)
+        process.signal(SIGTERM)
+        let exit = try await process.waitForExit(timeout: 20)
+        XCTAssertEqual(exit, 0, process.log)
+    }
 }
