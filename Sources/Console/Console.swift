@@ -80,7 +80,7 @@ public final class Console: Service {
                     session = try await context.read { try Operators.session(cookie: cookie, on: $0) }
                 }
                 guard let session else {
-                    if http.method == "GET" || http.method == "HEAD" {
+                    if http.method == "GET" {
                         let next = http.path == "/" ? "" : "?next=" + HTML.queryValue(http.path + (http.query.map { "?" + $0 } ?? ""))
                         return .seeOther("/sign-in" + next)
                     }

@@ -20,6 +20,7 @@ struct SignInAction: ConsoleRoute {
             return s
         }
         guard let signedIn else {
+            Log.warn("console sign-in refused: unknown or revoked token", ["peer": request.http.peer?.text ?? "?"])
             return SignInPage.form(status: 401, next: request.value("next"), message: "Unknown or revoked token.", context: context)
         }
         let secure = context.config.secureCookies

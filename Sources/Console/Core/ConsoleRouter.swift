@@ -33,8 +33,7 @@ struct ConsoleRouter: Sendable {
                 }
             }
             guard ok else { continue }
-            // HEAD is GET without the body (the server still sends the length).
-            if entry.method == method || (method == "HEAD" && entry.method == "GET") { return .found(entry.route, parameters) }
+            if entry.method == method { return .found(entry.route, parameters) }
             pathMatched = true
         }
         return pathMatched ? .methodNotAllowed : .notFound
