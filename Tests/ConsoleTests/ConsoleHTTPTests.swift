@@ -195,6 +195,15 @@ final class ConsoleHTTPTests: XCTestCase {
         XCTAssertEqual([entry.actor, entry.action, entry.target ?? "", entry.reason ?? ""],
                        ["alice", "purchases.confirm", late, "paid 10 min late, checked the chain"])
         XCTAssertNotNil(entry.details["job_id"]?.int64)
+
+        // A purchase that is not held, or none at all: refused, nothing enqueued or audited.
+        try h.db.connect().execute("UPDATE crypto_purchases SET status = 'failed'")
+        let refused = try await client.post("/purchases/\(late)/confirm", ["note": "again"])
+        XCTAssertEqual(refused.status, 400, refused.text)
+        let missing = try await client.post("/purchases/6f1c2b3a-0000-4000-8000-00000000ffff/confirm", ["note": "x"])
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertEqual(try h.db.int("SELECT count(*) FROM jobs WHERE kind = 'crypto.confirm_manual'"), 1)
+        XCTAssertEqual(try h.db.int("SELECT count(*) FROM audit_log WHERE action = 'purchases.confirm'"), 1)
     }
 
     func testEveryPageAnswers() async throws {
