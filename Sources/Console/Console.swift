@@ -68,11 +68,11 @@ public final class Console: Service {
     static func respond(to http: HTTPRequest, router: ConsoleRouter, context: ConsoleContext) async -> HTTPResponse {
         var session: OperatorSession?
         do {
-            guard case .found(let route, let parameters) = router.match(method: http.method, path: http.path) else {
-                if case .methodNotAllowed = router.match(method: http.method, path: http.path) {
-                    throw ConsoleError.badRequest("\(http.method) is not allowed here")
-                }
-                throw ConsoleError.notFound("no page \(http.path.prefix(200))")
+            let route: any ConsoleRoute, parameters: [String: String]
+            switch router.match(method: http.method, path: http.path) {
+            case .found(let r, let p): (route, parameters) = (r, p)
+            case .methodNotAllowed: throw ConsoleError.methodNotAllowed("\(http.method.prefix(16)) is not allowed here")
+            case .notFound: throw ConsoleError.notFound("no page \(http.path.prefix(200))")
             }
             var request = try ConsoleRequest(http: http, parameters: parameters)
             if type(of: route).signedIn {

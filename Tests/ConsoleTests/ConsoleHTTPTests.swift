@@ -225,6 +225,8 @@ final class ConsoleHTTPTests: XCTestCase {
         XCTAssertEqual(r10.status, 400)
         let r11 = try await client.get("/nowhere")
         XCTAssertEqual(r11.status, 404)
+        let wrongMethod = try await client.post("/jobs")
+        XCTAssertEqual(wrongMethod.status, 405)
     }
 
     func testDisablingAndEnablingAnEndpointAndSeeingAnAccountsHolds() async throws {

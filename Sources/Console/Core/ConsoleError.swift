@@ -2,22 +2,22 @@
 public enum ConsoleError: Error, Sendable {
     case badRequest(String)
     case notFound(String)
+    case methodNotAllowed(String)
     /// A POST without the session's CSRF token, or from another site: nothing was changed.
     case forbidden(String)
-    case unavailable(String)
 
     var status: Int {
         switch self {
         case .badRequest: 400
         case .notFound: 404
+        case .methodNotAllowed: 405
         case .forbidden: 403
-        case .unavailable: 503
         }
     }
 
     var message: String {
         switch self {
-        case .badRequest(let m), .notFound(let m), .forbidden(let m), .unavailable(let m): m
+        case .badRequest(let m), .notFound(let m), .methodNotAllowed(let m), .forbidden(let m): m
         }
     }
 }
