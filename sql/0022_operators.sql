@@ -10,7 +10,7 @@ CREATE TABLE operators (
     token_hash    text NOT NULL UNIQUE,
     token_prefix  text NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
-    last_seen_at  timestamptz,
+    last_sign_in_at  timestamptz,
     revoked_at    timestamptz
 );
 CREATE UNIQUE INDEX operators_name_live_idx ON operators (name) WHERE revoked_at IS NULL;

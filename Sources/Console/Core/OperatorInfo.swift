@@ -6,7 +6,7 @@ public struct OperatorInfo: Sendable {
     public let name: String
     public let tokenPrefix: String
     public let createdAt: Date
-    public let lastSeenAt: Date?
+    public let lastSignInAt: Date?
     public let revokedAt: Date?
     /// Sessions not yet expired.
     public let sessions: Int64

@@ -7,7 +7,7 @@ enum OperatorQueries {
         """)
 
     static let list = Query("console_operator_list", """
-        SELECT o.id, o.name, o.token_prefix, o.created_at, o.last_seen_at, o.revoked_at,
+        SELECT o.id, o.name, o.token_prefix, o.created_at, o.last_sign_in_at, o.revoked_at,
                (SELECT count(*) FROM operator_sessions s WHERE s.operator_id = o.id AND s.expires_at > now()) AS sessions
         FROM operators o ORDER BY o.name, o.id
         """)
@@ -29,7 +29,7 @@ enum OperatorQueries {
     /// Starts a session; also forgets expired ones (sign-ins are rare: this keeps the table small).
     static let startSession = Query("console_session_start", """
         WITH old AS (DELETE FROM operator_sessions WHERE expires_at < now()),
-             seen AS (UPDATE operators SET last_seen_at = now() WHERE id = $2)
+             seen AS (UPDATE operators SET last_sign_in_at = now() WHERE id = $2)
         INSERT INTO operator_sessions (id_hash, operator_id, csrf_token, expires_at)
         VALUES ($1, $2, $3, now() + $4::bigint * interval '1 second')
         """)

@@ -27,7 +27,7 @@ public enum Operators {
     public static func list(on connection: Connection) throws -> [OperatorInfo] {
         try connection.query(OperatorQueries.list).map { row in
             OperatorInfo(id: try row.int64("id"), name: try row.string("name"), tokenPrefix: try row.string("token_prefix"),
-                         createdAt: try row.date("created_at"), lastSeenAt: try row.optDate("last_seen_at"),
+                         createdAt: try row.date("created_at"), lastSignInAt: try row.optDate("last_sign_in_at"),
                          revokedAt: try row.optDate("revoked_at"), sessions: try row.int64("sessions"))
         }
     }

@@ -13,14 +13,14 @@ struct OperatorsListCommand: Command {
         if context.json {
             context.print(json: ["operators": .array(operators.map { o in
                 ["id": .int(o.id), "name": .string(o.name), "token_prefix": .string(o.tokenPrefix),
-                 "created_at": .string(Timestamp.iso8601(o.createdAt)), "last_seen_at": .optional(o.lastSeenAt.map(Timestamp.iso8601)),
+                 "created_at": .string(Timestamp.iso8601(o.createdAt)), "last_sign_in_at": .optional(o.lastSignInAt.map(Timestamp.iso8601)),
                  "revoked_at": .optional(o.revokedAt.map(Timestamp.iso8601)), "sessions": .int(o.sessions)]
             })])
             return 0
         }
         var table = Table(["id", "name", "token", "created", "last_sign_in", "sessions", "status"])
         for o in operators {
-            table.add([String(o.id), o.name, o.tokenPrefix + "…", Show.time(o.createdAt), Show.time(o.lastSeenAt), String(o.sessions),
+            table.add([String(o.id), o.name, o.tokenPrefix + "…", Show.time(o.createdAt), Show.time(o.lastSignInAt), String(o.sessions),
                        o.revokedAt == nil ? "live" : "revoked " + Show.time(o.revokedAt)])
         }
         context.print(operators.isEmpty ? "No operators. `tally operators create NAME` makes one." : table.render())
