@@ -216,6 +216,7 @@ final class ConsoleHTTPTests: XCTestCase {
                      "/accounts?user=nobody", "/purchases", "/endpoints", "/audit", "/audit?actor=alice", "/console.css", "/console.js"] {
             let r = try await client.get(path)
             XCTAssertEqual(r.status, 200, "\(path): \(r.text.prefix(300))")
+            XCTAssertNil(r.text.range(of: #"(src|href|action)="(https?:)?//"#, options: .regularExpression), "\(path) loads nothing from outside")
         }
         let r8 = try await client.get("/accounts?user=u%3C1%3E")
         XCTAssertTrue(r8.text.contains("u&lt;1&gt;"))
