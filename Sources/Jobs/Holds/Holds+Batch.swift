@@ -131,6 +131,8 @@ extension Holds {
         let book = LedgerBook(tx)
         let busy = try book.load(owner.values, skipLocked: mayDefer)
         var holds = try lock(ids.filter { owner[$0].map { !busy.contains($0) } ?? false }, on: tx)
+        // Each ending writes a release and perhaps a charge: their references in one query.
+        try book.prefetch(references: holds.keys.flatMap { ["hold.release:\($0)", "hold.capture:\($0)"] })
         let prices = try agentPrices(requests.compactMap { r in
             if case .units = r.amount { holds[r.id]?.agent } else { nil }
         }, on: tx)

@@ -42,7 +42,9 @@ extension Transfers {
         let busy = try book.load(requests.flatMap { [$0.from, $0.to] }, skipLocked: mayDefer)
         let live = requests.filter { !busy.contains($0.from) && !busy.contains($0.to) && book.hasAccount($0.from) && book.hasAccount($0.to) }
         var records = try lock(live.map(\.id), on: tx)
-        try book.prefetch(references: live.map(\.reference))
+        // The entries' references, and the recipient's first grant's (one piece of each expiry:
+        // `in:0` is the only one unless the sender's credits expire at different times).
+        try book.prefetch(references: live.map(\.reference) + live.map { "transfer:\($0.id):in:0" })
         // Usually one grant for the recipient of each immediate transfer: their ids in one query.
         try book.reserveGrantIDs(live.filter { $0.escrowFor == nil }.count)
 
@@ -74,7 +76,8 @@ extension Transfers {
                 throw LedgerError.invalid("transfer \(r.id)'s entry exists without its row")
             }
         }
-        try book.commit()
+        // The transfers' rows and their notifications before the book's commit, so every
+        // notification of the batch is one statement (the entries' first, then these).
         if !made.isEmpty {
             let allocations = made.map { m in
                 JSON.array(m.pieces.map { [.int($0.grantID), .int($0.amount), .optional($0.expiresAt.map(Timestamp.iso8601))] }).serialized
@@ -87,11 +90,12 @@ extension Transfers {
                 records[record.id] = record
                 stored.append(record)
             }
-            try notify(stored, on: tx)
+            book.notify(updates(stored))
             for m in made {
                 answers[m.index] = .result(try answer(try records[m.request.id].orThrow("transfer \(m.request.id) was not stored"), balance: m.balance))
             }
         }
+        try book.commit()
         for i in repeats {
             let r = requests[i]
             answers[i] = .result(try answer(try records[r.id].orThrow("transfer \(r.id) was not stored"), balance: book.balance(of: r.from)))

@@ -90,12 +90,12 @@ public enum Transfers {
                                  payload: ["transfer_id": .string(t.id)])
         }
         let balance = try book.balance(of: t.fromUserID)
-        try book.commit()
         guard let row = try tx.query(TransferQueries.end, [t.id, release ? "released" : "refunded"]).first else {
             throw LedgerError.invalid("transfer \(t.id) did not end")
         }
         let record = try Record(row: row)
-        try notify([record], on: tx)
+        book.notify(updates([record]))
+        try book.commit()
         return try answer(record, balance: balance)
     }
 
@@ -119,11 +119,11 @@ public enum Transfers {
         }
     }
 
-    /// `transfer_update` to both sides of each (the entries wrote their `balance_update`s).
-    static func notify(_ transfers: [Record], on tx: Connection) throws {
-        try Inbox.write(transfers.flatMap { t in
+    /// `transfer_update` to both sides of each (the entries write their `balance_update`s).
+    static func updates(_ transfers: [Record]) -> [InboxItem] {
+        transfers.flatMap { t in
             [InboxItem(userID: t.fromUserID, type: .transferUpdate, payload: t.json), InboxItem(userID: t.toUserID, type: .transferUpdate, payload: t.json)]
-        }, on: tx)
+        }
     }
 
     static func answer(_ t: Record, balance: Int64) throws -> JSON {
