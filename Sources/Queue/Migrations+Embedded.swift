@@ -1181,11 +1181,10 @@ CREATE INDEX operator_sessions_expires_idx ON operator_sessions (expires_at);
 -- 0023: indexes the operator console's pages need with a million finished jobs in the table
 -- (ops/bench --only console, console_page_p99_ms ≤ 100 ms).
 --
--- Unfinished jobs by queue and state: the overview's and `tally jobs stats`'s counts, the
--- queues page and the workers' queue-depth metrics read `state IN (scheduled, available,
--- running, retryable)`, which no single existing partial index covers, so each was a scan of
--- the whole table (≈ 70 ms at 1M rows). This one is small: finished jobs leave it.
-CREATE INDEX jobs_unfinished_idx ON jobs (queue, state) WHERE state IN ('scheduled', 'available', 'running', 'retryable');
+-- Unfinished jobs by queue and state (the overview, `tally jobs stats`, the queues page, the
+-- workers' queue depth) need no index of their own: their queries read the hot path's partial
+-- indexes one state at a time (AdminQueries.activeCounts). An index on every unfinished job
+-- would cost each job two more index writes, at enqueue and at claim.
 
 -- The jobs page filtered to discarded or cancelled jobs, newest first (keyset paging by id):
 -- rare states, so without it a page walks back through every completed job. Only jobs that
