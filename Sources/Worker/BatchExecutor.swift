@@ -77,10 +77,7 @@ struct BatchExecutor: Sendable {
             // First without waiting for rows other transactions hold (those jobs are deferred),
             // then the deferred ones, waiting.
             var pending = jobs
-            let skipping = max(1, Int(executor.environment["TALLY_BATCH_SKIP_PASSES"] ?? "") ?? 1)
-            let pauseMs = Int(executor.environment["TALLY_BATCH_SKIP_PAUSE_MS"] ?? "") ?? 0
-            for (pass, mayDefer) in (Array(repeating: true, count: skipping) + [false]).enumerated() where !pending.isEmpty {
-                if pass > 0 && mayDefer && pauseMs > 0 { try await Task.sleep(for: .milliseconds(pauseMs)) }
+            for mayDefer in [true, false] where !pending.isEmpty {
                 let batch = pending
                 let step = try await executor.pool.withConnection { connection in
                     try Self.attempt(batch, handler: handler, context: context.deferring(mayDefer), on: connection)
