@@ -391,7 +391,13 @@ public final class Connection: @unchecked Sendable {
         if localSettings.isEmpty {
             try execute("BEGIN")
         } else {
-            try sendingLocalSettings(before: nil, [])
+            do {
+                try sendingLocalSettings(before: nil, [])
+            } catch {
+                // BEGIN may have opened a transaction the settings then aborted.
+                if PQstatus(handle) == CONNECTION_OK && isInTransaction { try? execute("ROLLBACK") }
+                throw error
+            }
         }
         do {
             let value = try body(self)

@@ -9,7 +9,7 @@ public final class PgBouncer: @unchecked Sendable {
     // @unchecked: immutable after init; the process is driven by the test that owns it.
     public let directory: String
     public let port: Int
-    private let process: Process
+    private let pid: pid_t
 
     /// `poolSize`: server connections per database and user — fewer than the clients, so
     /// that clients' transactions really do share server connections.
@@ -42,20 +42,12 @@ public final class PgBouncer: @unchecked Sendable {
         try config.write(toFile: directory + "/pgbouncer.ini", atomically: true, encoding: .utf8)
         try "\"\(user)\" \"\"\n".write(toFile: directory + "/users.txt", atomically: true, encoding: .utf8)
         for f in ["pgbouncer.ini", "users.txt"] { PostgresCluster.giveToOwner(directory + "/" + f) }
-        process = Process()
-        if getuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "postgres", "--", binary, directory + "/pgbouncer.ini"]
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = [directory + "/pgbouncer.ini"]
-        }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        pid = getuid() == 0
+            ? try Spawn.start("/usr/sbin/runuser", ["-u", "postgres", "--", binary, directory + "/pgbouncer.ini"], output: "/dev/null")
+            : try Spawn.start(binary, [directory + "/pgbouncer.ini"], output: "/dev/null")
         let socket = directory + "/.s.PGSQL.\(port)"
-        try waitUntilSync(timeout: 20) { FileManager.default.fileExists(atPath: socket) || !process.isRunning }
-        guard process.isRunning else {
+        try waitUntilSync(timeout: 20) { FileManager.default.fileExists(atPath: socket) || kill(pid, 0) != 0 }
+        guard FileManager.default.fileExists(atPath: socket) else {
             XCTFail("pgbouncer exited: \(log)")
             throw WaitTimeout(description: "pgbouncer did not start")
         }
@@ -63,10 +55,8 @@ public final class PgBouncer: @unchecked Sendable {
 
     deinit {
         // runuser passes SIGTERM on to pgbouncer (a clean shutdown); then the folder goes.
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        kill(pid, SIGTERM)
+        Spawn.wait(pid)
         try? FileManager.default.removeItem(atPath: directory)
     }
 

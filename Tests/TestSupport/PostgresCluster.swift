@@ -145,25 +145,12 @@ public final class PostgresCluster: @unchecked Sendable {
         guard let tool = args.first, let path = which(tool) else {
             throw PostgresError(kind: .usage, message: "\(args.first ?? "") is not on PATH (run the tests with ops/test)")
         }
-        let p = Process()
-        if getuid() == 0 {
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            p.arguments = ["-u", "postgres", "--", path] + args.dropFirst()
-        } else {
-            p.executableURL = URL(fileURLWithPath: path)
-            p.arguments = Array(args.dropFirst())
-        }
-        p.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else {
-            throw PostgresError(kind: .usage, message: "\(args.joined(separator: " ")) failed (\(p.terminationStatus)): \(text.suffix(800))")
+        // As root through runuser (the server and initdb refuse root).
+        let (status, text) = getuid() == 0
+            ? try Spawn.run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + args.dropFirst())
+            : try Spawn.run(path, Array(args.dropFirst()))
+        guard status == 0 else {
+            throw PostgresError(kind: .usage, message: "\(args.joined(separator: " ")) failed (\(status)): \(text.suffix(800))")
         }
         return text
     }
