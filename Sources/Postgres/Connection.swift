@@ -134,6 +134,8 @@ public final class Connection: @unchecked Sendable {
     /// idle in a pool is noticed before it is used, not by failing a request.
     public var isUsable: Bool {
         guard PQstatus(handle) == CONNECTION_OK else { return false }
+        // Left in pipeline mode by a pipeline that broke halfway (`sendingLocalSettings`).
+        guard PQpipelineStatus(handle) == PQ_PIPELINE_OFF else { return false }
         // A terminated backend sends an error and then closes: the first read takes the
         // message (parsed by PQisBusy), the second sees the end of the stream.
         guard PQconsumeInput(handle) == 1 else { return false }

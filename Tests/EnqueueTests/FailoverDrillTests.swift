@@ -25,7 +25,7 @@ final class FailoverDrillTests: XCTestCase {
         // libpq tries the hosts in order and keeps the first that takes writes; every
         // reconnect (pool, LISTEN) is a full connect, so it finds whichever is primary now.
         let multiHost = "postgresql:///tally?host=\(a.socketDirectory),\(b.socketDirectory)&port=\(a.port),\(b.port)"
-            + "&target_session_attrs=read-write&connect_timeout=2"
+            + "&user=\(PostgresCluster.ownerName)&target_session_attrs=read-write&connect_timeout=2"
         let stack = try await ScaleStack(directURL: directA, environment: ["DATABASE_URL": multiHost],
                                          ingressEnvironment: ["TALLY_REQUEST_TIMEOUT": "5s"])
         let users = (0..<8).map { "fo-\($0)" }

@@ -46,7 +46,7 @@ public final class PostgresCluster: @unchecked Sendable {
 
     /// libpq's URL of `database` on this cluster.
     public func url(_ database: String = "postgres") -> String {
-        "postgresql:///\(database)?host=\(socketDirectory)&port=\(port)"
+        "postgresql:///\(database)?host=\(socketDirectory)&port=\(port)&user=\(Self.ownerName)"
     }
 
     /// The key=value form (`host=… port=…`), for multi-host strings.
