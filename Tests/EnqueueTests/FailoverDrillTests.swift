@@ -14,7 +14,10 @@ final class FailoverDrillTests: XCTestCase {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["TALLY_DRILL"] == "failover", "ops/drill failover runs this")
         let a = try PostgresCluster.create(name: "a", settings: ["synchronous_commit=on"])
         let directA = try a.migratedDatabase()
-        let b = try a.standby(name: "b")
+        // A standby whose primary is gone retries the stream every wal_retrieve_retry_interval
+        // (5 s by default), and a promotion waits for that: 5.2 s from the kill measured here,
+        // 0.4 s with 100 ms.
+        let b = try a.standby(name: "b", settings: ["wal_retrieve_retry_interval=100ms"])
         // Synchronous from here on: a COMMIT returns once the standby has flushed it.
         let adminA = try Connection.connect(a.url())
         try adminA.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
@@ -52,6 +55,11 @@ final class FailoverDrillTests: XCTestCase {
         // verifyExactlyOnce saw their jobs completed there: both sides found it.
         let acceptedAfter = times.value.filter { $0 > killedAt }.count
         XCTAssertGreaterThan(acceptedAfter, 0, "the ingress enqueued on the new primary\n\(stack.logs)")
+        // The LISTEN connections (the ingress's and each worker's) came back on the new primary.
+        let onB = try Connection.connect(directB)
+        try await waitUntil("three LISTEN connections on the new primary", timeout: 30) {
+            try onB.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'tally-listener'").first?.int64("n") == 3
+        }
         let lost = try Connection.connect(directB).query("SELECT count(*) AS n FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.reference = r)",
                                                          [result.accepted.map { "usage:\($0.user):\($0.key)" }]).first?.int64("n") ?? -1
         XCTAssertEqual(lost, 0)

@@ -103,8 +103,8 @@ public final class PostgresCluster: @unchecked Sendable {
     public func promote() throws { try Self.run(["pg_ctl", "-D", dataDirectory, "-w", "promote"]) }
 
     /// A streaming standby of this cluster (`pg_basebackup -R`), started with its own socket.
-    public func standby(name: String = "standby") throws -> PostgresCluster {
-        let s = PostgresCluster(directory: directory, name: name, port: port, fast: options.contains("fsync=off"), settings: [])
+    public func standby(name: String = "standby", settings: [String] = []) throws -> PostgresCluster {
+        let s = PostgresCluster(directory: directory, name: name, port: port, fast: options.contains("fsync=off"), settings: settings)
         try Self.run(["pg_basebackup", "-D", s.dataDirectory, "-h", socketDirectory, "-p", String(port), "-U", Self.ownerName,
                       "-R", "-X", "stream", "-c", "fast"])
         try s.start()
