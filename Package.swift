@@ -36,9 +36,11 @@ let package = Package(
         // The general HTTP/1.1 server: nothing of the ingress, the job table or the database.
         .target(name: "HTTPServer", dependencies: ["Support", "CSystem"]),
         .target(name: "Enqueue", dependencies: ["HTTPServer", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
-        .executableTarget(name: "TallyCommand", dependencies: ["Enqueue", "HTTPServer", "Worker", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
+        // The operator console (`tally console`): server-rendered pages over the typed queue API.
+        .target(name: "Console", dependencies: ["HTTPServer", "Jobs", "Queue", "Postgres", "Support"]),
+        .executableTarget(name: "TallyCommand", dependencies: ["Console", "Enqueue", "HTTPServer", "Worker", "Jobs", "JobRuntime", "Queue", "Postgres", "Support"]),
         // ops/bench's load generator and measurements (prints a table and a JSON last line).
-        .executableTarget(name: "Bench", dependencies: ["Enqueue", "Worker", "Jobs", "JobRuntime", "BenchJobs", "Queue", "Postgres", "Support", "CSystem"]),
+        .executableTarget(name: "Bench", dependencies: ["Console", "Enqueue", "Worker", "Jobs", "JobRuntime", "BenchJobs", "Queue", "Postgres", "Support", "CSystem"]),
         // Local stand-ins for CoinGecko, BitGo and the Stripe API answering the fixtures' payloads:
         // the tests' fakes, and `tally-dev-fakes`, which ops/run starts (never in production).
         .target(name: "DevFakes", dependencies: ["Support"]),
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "JobRuntime", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "HTTPServer", "Jobs", "JobRuntime", "Queue", "Postgres", "Support", "TestSupport"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "HTTPServer", "Jobs", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["Jobs", "Support", "Postgres", "Queue", "TestSupport"]),
     ]
 )

@@ -49,7 +49,7 @@ struct LedgerBenchRun {
     func measure() async throws -> (rate: Double, seconds: Double) {
         let c = try Connection.connect(drain.databaseURL, applicationName: "tally-bench")
         let users = (0..<accounts).map { "\(drain.label)-\($0)" }
-        try setUpAccounts(users, on: c)
+        try BenchAccounts.open(users, credits: Int64(jobs) + 1_000, on: c)
         try BacklogDrain.pause(drain.queue, on: c)
         let (first, last) = try enqueue(users, on: c)
         // Statistics, as a database in service has them (autovacuum would take a minute).
@@ -63,20 +63,6 @@ struct LedgerBenchRun {
             throw QueueError.invalid("ledger bench: \(charged) of \(jobs) usage jobs charged 1 credit; see `tally jobs list --kind usage.record`")
         }
         return (Double(jobs) / seconds, seconds)
-    }
-
-    /// Accounts with credits enough for every job, in one transaction.
-    private func setUpAccounts(_ users: [String], on c: Connection) throws {
-        try c.transaction { tx in
-            for u in users { try Ledger.openAccount(u, openedBy: .operator, on: tx) }
-            let book = LedgerBook(tx)
-            try book.load(users)
-            try book.reserveGrantIDs(users.count)
-            for u in users {
-                try book.grant(NewGrant(userID: u, source: .adjustment, amount: Int64(jobs) + 1_000, reference: "bench:\(u)"))
-            }
-            try book.commit()
-        }
     }
 
     /// `jobs` usage jobs round-robin over the users, in batches of 5,000; returns the id range.

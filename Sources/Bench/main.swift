@@ -4,7 +4,7 @@ import Support
 
 // tally-bench: the measurements behind ops/bench. Prints a table, the PostgreSQL settings it
 // ran with, and as its last line one JSON object of every figure.
-//   tally-bench [--only queue|ledger|stripe|stream]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
+//   tally-bench [--only queue|ledger|wallet|stripe|stream|console]   (ops/bench runs the ingress section with ops/bench-ingress)   (DATABASE_URL: a database of the cluster to use)
 
 var only: String?
 var args = Array(CommandLine.arguments.dropFirst())
@@ -12,11 +12,11 @@ while let a = args.first {
     args.removeFirst()
     switch a {
     case "--only":
-        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ledger, stripe or stream\n".utf8)); exit(2) }
+        guard let v = args.first else { FileHandle.standardError.write(Data("--only needs queue, ledger, stripe, stream or console\n".utf8)); exit(2) }
         only = v
         args.removeFirst()
     default:
-        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger|stripe|stream]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tally-bench [--only queue|ledger|wallet|stripe|stream|console]\n".utf8))
         exit(2)
     }
 }
@@ -44,13 +44,20 @@ do {
     print("Machine: \(cpus) cores, \(ProcessInfo.processInfo.physicalMemory / (1 << 30)) GiB; PostgreSQL on the same machine")
     var results = Results()
     if only == nil || only == "queue" { try QueueBench(context: context).run(&results) }
-    if only == nil || only == "ledger" {
+    if only == nil || only == "ledger" || only == "wallet" {
+        // `--only wallet`: the holds and transfers of the ledger section alone.
         let url = try context.freshDatabase("tally_bench_ledger")
-        let figures = try await runLedgerBench(databaseURL: url, tallyBinary: context.tallyBinary.path,
-                                               log: { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) })
-        results.add("debit_hot_per_s", figures["debit_hot_per_s"] ?? .nan, "usage.record jobs on one account, 2 worker processes")
-        results.add("debit_spread_per_s", figures["debit_spread_per_s"] ?? .nan, "usage.record jobs over 10,000 accounts, 2 worker processes")
-        try WaitBench(context: context).run(&results)
+        let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
+        if only != "wallet" {
+            let figures = try await runLedgerBench(databaseURL: url, tallyBinary: context.tallyBinary.path, log: log)
+            results.add("debit_hot_per_s", figures["debit_hot_per_s"] ?? .nan, "usage.record jobs on one account, 2 worker processes")
+            results.add("debit_spread_per_s", figures["debit_spread_per_s"] ?? .nan, "usage.record jobs over 10,000 accounts, 2 worker processes")
+        }
+        let wallet = try await WalletBench(databaseURL: url, tallyBinary: context.tallyBinary.path, workerQueues: "default=2000").run(log: log)
+        results.add("hold_capture_per_s", wallet["hold_capture_per_s"] ?? .nan, "hold then capture pairs over 10,000 accounts, 2 worker processes")
+        results.add("hold_hot_per_s", wallet["hold_hot_per_s"] ?? .nan, "hold then capture pairs on one account, 2 worker processes")
+        results.add("transfer_per_s", wallet["transfer_per_s"] ?? .nan, "transfers between 10,000 accounts, 2 worker processes")
+        if only != "wallet" { try WaitBench(context: context).run(&results) }
     }
     if only == nil || only == "stripe" {
         let url = try context.freshDatabase("tally_bench_stripe")
@@ -65,6 +72,7 @@ do {
                     "Stripe top-ups over 100 users, a backlog drained by 2 workers (--queues \(queues))")
     }
     if only == nil || only == "stream" { try StreamBench(context: context).run(&results) }
+    if only == nil || only == "console" { try ConsoleBench(context: context).run(&results) }
     print("")
     print(results.table())
     print(results.json.serialized)

@@ -23,6 +23,8 @@ final class HeldJobs: Sendable {
         var timeout: Double
         var reason: CancelReason?
         var running = true
+        /// The task runs a batch of jobs (`BatchExecutor`), this one among them.
+        var shared = false
     }
 
     private let entries = Mutex<[Int64: Entry]>([:])
@@ -43,10 +45,12 @@ final class HeldJobs: Sendable {
         return hold
     }
 
-    func attach(_ hold: Hold, task: Task<Void, Never>) {
+    /// `shared`: the task runs a batch, this job among others.
+    func attach(_ hold: Hold, task: Task<Void, Never>, shared: Bool = false) {
         let cancelNow = entries.withLock { e -> Bool in
             guard e[hold.id]?.hold == hold else { return true }
             e[hold.id]?.task = task
+            e[hold.id]?.shared = shared
             return e[hold.id]?.reason != nil
         }
         if cancelNow { task.cancel() }
@@ -89,6 +93,11 @@ final class HeldJobs: Sendable {
     private func cancel(where matches: (Hold) -> Bool, id: Int64, reason: CancelReason) -> Bool {
         let task = entries.withLock { e -> Task<Void, Never>? in
             guard let entry = e[id], matches(entry.hold), entry.running, entry.reason == nil else { return nil }
+            // One job of a batch lost or cancelled: the batch's own completion finds it no longer
+            // held and commits the others without it (BatchExecutor.attempt). Cancelling the
+            // shared task would throw away the whole batch and make every other job of it fail
+            // an attempt (seen: batches of 500 transfers cancelled for one job).
+            if entry.shared && (reason == .leaseLost || reason == .operatorCancelled) { return nil }
             e[id]?.reason = reason
             return entry.task
         }

@@ -101,7 +101,7 @@ final class Producer: Sendable {
             await batchExecutor.execute(batch, holds: holds)
             for _ in batch { self.ended() }
         }
-        for hold in holds { held.attach(hold, task: task) }
+        for hold in holds { held.attach(hold, task: task, shared: true) }
     }
 
     private func ended() {

@@ -7,7 +7,8 @@ import Support
 /// (POST /v1/holds): reserves the credits (`Holds.create`). Always `completed`: the result is the
 /// hold (`{hold_id, user_id, status: "held", held, captured, expires_at, balance}`) or a refusal
 /// like usage's (`insufficient_credits`, `account_not_found`, `unknown_agent`, `invalid_units`).
-public struct HoldCreateJob: Job {
+/// A `BatchJob`: holds claimed together are made in one transaction (`Holds+Batch.swift`).
+public struct HoldCreateJob: BatchJob {
     public struct Args: Codable, Sendable {
         public let hold_id: String
         public let user_id: String
@@ -31,18 +32,26 @@ public struct HoldCreateJob: Job {
     public init() {}
 
     public func run(_ args: Args, context: JobContext) async throws -> JobResult {
-        let amount = try Self.amount(args)
-        guard Ledger.isValidUserID(args.user_id) else { throw JobError.permanent("user_id must be 1 to 256 bytes") }
-        guard HoldArgs.isValidID(args.hold_id) else { throw JobError.permanent("hold_id must be hold_ and 24 hex digits") }
-        let expiresIn = args.expires_in ?? Holds.defaultExpiry
-        guard (1...Holds.maxExpiry).contains(expiresIn) else { throw JobError.permanent("expires_in must be 1 to \(Holds.maxExpiry) seconds") }
+        let request = try Self.reservation(args)
         do {
-            return try await context.completeInTransaction { tx in
-                try Holds.create(id: args.hold_id, userID: args.user_id, amount: amount, expiresIn: expiresIn, on: tx)
-            }
+            return try await context.completeInTransaction { tx in try Holds.create([request], mayDefer: false, on: tx)[0].json() }
         } catch let error as LedgerError {
             throw JobError.permanent(error.description)
         }
+    }
+
+    public func runBatch(_ jobs: [BatchItem<Args>], on tx: Connection, context: BatchContext) throws -> [BatchOutcome] {
+        try LedgerAnswer.outcomes(jobs, request: Self.reservation) { try Holds.create($0, mayDefer: context.mayDefer, on: tx) }
+    }
+
+    /// The args checked: what the hold reserves and for how long.
+    static func reservation(_ args: Args) throws -> Holds.Reservation {
+        let amount = try amount(args)
+        guard Ledger.isValidUserID(args.user_id) else { throw JobError.permanent("user_id must be 1 to 256 bytes") }
+        try HoldArgs.check(args.hold_id)
+        let expiresIn = args.expires_in ?? Holds.defaultExpiry
+        guard (1...Holds.maxExpiry).contains(expiresIn) else { throw JobError.permanent("expires_in must be 1 to \(Holds.maxExpiry) seconds") }
+        return Holds.Reservation(id: args.hold_id, userID: args.user_id, amount: amount, expiresIn: expiresIn)
     }
 
     /// Credits, or units of an agent: exactly one of the two.

@@ -288,6 +288,7 @@ public final class LedgerBook {
         committed = true
         let alerts = try alertChanges()
         guard !pending.isEmpty else {
+            try Inbox.write(extraNotifications, on: connection)
             try writeAlerts(alerts)
             return []
         }
@@ -352,7 +353,7 @@ public final class LedgerBook {
             result.append(CommittedEntry(id: entryIDs[i], userID: e.userID, amount: e.amount, kind: e.kind,
                                          reference: e.reference, balanceAfter: e.balanceAfter, balance: e.balance))
         }
-        try Inbox.write(items, on: connection)
+        try Inbox.write(items + extraNotifications, on: connection)
         try writeAlerts(alerts)
         // Auto top-up: the accounts this book took below their threshold, keyed by the entry
         // that crossed (one charge per crossing, however many debits race: they take turns here).
@@ -408,6 +409,16 @@ public final class LedgerBook {
         }
         if !items.isEmpty { try Inbox.write(items, on: connection) }
         for a in alerts { accounts[a.userID]?.alertState = a.state }
+    }
+
+    /// Notifications besides the entries' (`notify`), written after them at commit.
+    private var extraNotifications: [InboxItem] = []
+
+    /// Writes `items` at commit, after the entries' notifications and in the same statement
+    /// (a transfer's `transfer_update`s: one statement for a batch's every notification).
+    public func notify(_ items: [InboxItem]) {
+        precondition(!committed, "notifications are added before the book is committed")
+        extraNotifications += items
     }
 
     /// Grants created by this book, as created (their final remainder is read from the account).

@@ -6,7 +6,10 @@ public enum NotifyQueries {
     // MARK: The inbox (GET /v1/accounts/{user_id}/notifications; notify.read)
 
     /// New notifications (Inbox.write), each with its user's next `seq`, announced on the
-    /// events channel. `unnest` keeps one prepared plan for any batch size. The accounts'
+    /// events channel: `[[user_id, newest seq], …]`, 20 users to a NOTIFY (a user id is at most
+    /// 256 bytes: a payload stays far below PostgreSQL's 8,000). One NOTIFY per notification,
+    /// each a JSON object, was 38 ms of a 1,000-row batch (70 ms in all), and every NOTIFY is
+    /// written to the queue inside the commit PostgreSQL serialises across notifying sessions. `unnest` keeps one prepared plan for any batch size. The accounts'
     /// counters move by how many each user gets (their rows stay locked to commit: sql/0015);
     /// within a statement a user's notifications are numbered in input order. Ids come back in
     /// input order (identity values follow the insert's order, which follows `ord`).
@@ -25,9 +28,10 @@ public enum NotifyQueries {
             FROM input i JOIN bumped b ON b.user_id = i.user_id
             ORDER BY i.ord
             RETURNING id, user_id, type, seq
+        ), newest AS (
+            SELECT user_id, max(seq) AS seq, (row_number() OVER (ORDER BY user_id) - 1) / 20 AS chunk FROM ins GROUP BY user_id
         ), sent AS (
-            SELECT pg_notify('\(Channels.events)', json_build_object('id', id, 'user_id', user_id, 'type', type, 'seq', seq)::text)
-            FROM ins
+            SELECT pg_notify('\(Channels.events)', json_agg(json_build_array(user_id, seq))::text) FROM newest GROUP BY chunk
         )
         SELECT id, seq, (SELECT count(*) FROM sent) AS sent FROM ins ORDER BY id
         """)

@@ -6,8 +6,9 @@ import Support
 /// `transfer.create {"transfer_id", "from_user_id", "to_user_id", "credits", "escrow"?,
 /// "expires_in"?, "memo"?}` (POST /v1/transfers): moves credits between users at once, or into
 /// escrow (`Transfers.create`). Always `completed`: the transfer and the sender's `balance`, or
-/// `insufficient_credits` / `account_not_found` (with `side`).
-public struct TransferCreateJob: Job {
+/// `insufficient_credits` / `account_not_found` (with `side`). A `BatchJob`: transfers claimed
+/// together are made in one transaction (`Transfers+Batch.swift`).
+public struct TransferCreateJob: BatchJob {
     public struct Args: Codable, Sendable {
         public let transfer_id: String
         public let from_user_id: String
@@ -37,7 +38,26 @@ public struct TransferCreateJob: Job {
         self.settings = settings
     }
 
-    public func run(_ a: Args, context: JobContext) async throws -> JobResult {
+    public func run(_ args: Args, context: JobContext) async throws -> JobResult {
+        let request = try Self.request(args)
+        let promotional = settings.transferPromotional
+        do {
+            return try await context.completeInTransaction { tx in
+                try Transfers.create([request], promotional: promotional, mayDefer: false, on: tx)[0].json()
+            }
+        } catch let error as LedgerError {
+            throw JobError.permanent(error.description)
+        }
+    }
+
+    public func runBatch(_ jobs: [BatchItem<Args>], on tx: Connection, context: BatchContext) throws -> [BatchOutcome] {
+        try LedgerAnswer.outcomes(jobs, request: Self.request) {
+            try Transfers.create($0, promotional: settings.transferPromotional, mayDefer: context.mayDefer, on: tx)
+        }
+    }
+
+    /// The args checked.
+    static func request(_ a: Args) throws -> Transfers.Request {
         try TransferArgs.check(a.transfer_id)
         guard Ledger.isValidUserID(a.from_user_id), Ledger.isValidUserID(a.to_user_id) else { throw JobError.permanent("user ids must be 1 to 256 bytes") }
         guard a.from_user_id != a.to_user_id else { throw JobError.permanent("a transfer needs two users") }
@@ -51,16 +71,7 @@ public struct TransferCreateJob: Job {
         } else if a.expires_in != nil {
             throw JobError.permanent("expires_in goes with escrow")
         }
-        let promotional = settings.transferPromotional
-        let escrowSeconds = escrowFor
-        do {
-            return try await context.completeInTransaction { tx in
-                try Transfers.create(id: a.transfer_id, from: a.from_user_id, to: a.to_user_id, credits: a.credits, escrowFor: escrowSeconds,
-                                     memo: a.memo, promotional: promotional, on: tx)
-            }
-        } catch let error as LedgerError {
-            throw JobError.permanent(error.description)
-        }
+        return Transfers.Request(id: a.transfer_id, from: a.from_user_id, to: a.to_user_id, credits: a.credits, escrowFor: escrowFor, memo: a.memo)
     }
 }
 

@@ -4,10 +4,13 @@ import Postgres
 enum TransferQueries {
     static let columns = "id, from_user_id, to_user_id, credits, status, escrow, memo, allocations, expires_at, created_at, ended_at"
 
-    static let insert = Query("transfer_insert", """
+    /// A batch's new transfers (columns of one per transfer; seconds in escrow, or null).
+    static let insertMany = Query("transfers_insert", """
         INSERT INTO transfers (id, from_user_id, to_user_id, credits, status, escrow, memo, allocations, expires_at, ended_at)
-        VALUES ($1, $2, $3, $4::bigint, $5, $6::boolean, $7, $8::jsonb,
-                now() + $9::bigint * interval '1 second', CASE WHEN $6::boolean THEN NULL ELSE now() END)
+        SELECT t.id, t.from_user_id, t.to_user_id, t.credits, CASE WHEN t.escrow THEN 'escrowed' ELSE 'completed' END, t.escrow,
+               t.memo, t.allocations::jsonb, now() + t.seconds * interval '1 second', CASE WHEN t.escrow THEN NULL ELSE now() END
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::bigint[])
+             AS t(id, from_user_id, to_user_id, credits, escrow, memo, allocations, seconds)
         RETURNING \(columns)
         """)
 
@@ -15,6 +18,9 @@ enum TransferQueries {
 
     /// After both accounts (the lock order).
     static let lock = Query("transfer_lock", "SELECT \(columns) FROM transfers WHERE id = $1 FOR UPDATE")
+
+    /// A batch's transfers, after both sides' accounts, in id order.
+    static let lockMany = Query("transfers_lock", "SELECT \(columns) FROM transfers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")
 
     static let end = Query("transfer_end", """
         UPDATE transfers SET status = $2, ended_at = now() WHERE id = $1 AND status = 'escrowed'

@@ -64,44 +64,11 @@ public enum Transfers {
         try c.query(TransferQueries.byID, [id]).first.map(Record.init(row:))
     }
 
-    /// `transfer.create`: moves the credits at once, or into escrow. Result: the transfer and
-    /// the sender's balance, or a refusal (`insufficient_credits`, `account_not_found` naming
-    /// which side). `promotional`: trial, reward, streak and referral credits may go too.
+    /// `transfer.create` of one transfer (`create(_:promotional:mayDefer:on:)`, a batch of one).
     public static func create(id: String, from: String, to: String, credits: Int64, escrowFor: Int64?, memo: String?,
                               promotional: Bool, on tx: Connection) throws -> JSON {
-        guard from != to else { throw LedgerError.invalid("a transfer needs two users; both are \(from)") }
-        let book = LedgerBook(tx)
-        try book.load([from, to])
-        for (side, user) in [("from_user_id", from), ("to_user_id", to)] where !book.hasAccount(user) {
-            return LedgerRefusal.accountNotFound.result(["transfer_id": .string(id), "side": .string(side), "user_id": .string(user)])
-        }
-        if let existing = try tx.query(TransferQueries.lock, [id]).first.map(Record.init(row:)) {
-            return try answer(existing, balance: book.balance(of: from))
-        }
-        let escrow = escrowFor != nil
-        let payload: [String: JSON] = ["transfer_id": .string(id), "from_user_id": .string(from), "to_user_id": .string(to)]
-        let outcome = try book.transferOut(userID: from, amount: credits, promotional: promotional,
-                                           reference: "transfer:\(id):\(escrow ? "escrow" : "out")", kind: escrow ? "transfer.escrow" : "transfer.out",
-                                           metadata: ["transfer_id": .string(id), "to_user_id": .string(to)], payload: payload)
-        let pieces: [LedgerBook.TransferPiece]
-        switch outcome {
-        case .applied(_, let taken): pieces = taken
-        case .insufficient(let balance, let required):
-            return LedgerRefusal.insufficientCredits.result(["transfer_id": .string(id), "balance": .int(balance), "required": .int(required)])
-        case .duplicate:
-            throw LedgerError.invalid("transfer \(id)'s entry exists without its row")
-        }
-        if !escrow { try deliver(id: id, to: to, from: from, pieces: pieces, in: book) }
-        let balance = try book.balance(of: from)
-        try book.commit()
-        let allocations = JSON.array(pieces.map { [.int($0.grantID), .int($0.amount), .optional($0.expiresAt.map(Timestamp.iso8601))] })
-        guard let row = try tx.query(TransferQueries.insert, [id, from, to, credits, escrow ? "escrowed" : "completed", escrow, memo,
-                                                              allocations.serialized, escrowFor]).first else {
-            throw LedgerError.invalid("transfer \(id) was not stored")
-        }
-        let record = try Record(row: row)
-        try notify(record, on: tx)
-        return try answer(record, balance: balance)
+        try create([Request(id: id, from: from, to: to, credits: credits, escrowFor: escrowFor, memo: memo)],
+                   promotional: promotional, mayDefer: false, on: tx)[0].json()
     }
 
     /// `transfer.release` (the recipient gets the escrowed credits) or `transfer.refund` / the
@@ -123,12 +90,12 @@ public enum Transfers {
                                  payload: ["transfer_id": .string(t.id)])
         }
         let balance = try book.balance(of: t.fromUserID)
-        try book.commit()
         guard let row = try tx.query(TransferQueries.end, [t.id, release ? "released" : "refunded"]).first else {
             throw LedgerError.invalid("transfer \(t.id) did not end")
         }
         let record = try Record(row: row)
-        try notify(record, on: tx)
+        book.notify(updates([record]))
+        try book.commit()
         return try answer(record, balance: balance)
     }
 
@@ -141,7 +108,7 @@ public enum Transfers {
     }
 
     /// The recipient's side: one `transfer` grant per expiry of what was taken.
-    private static func deliver(id: String, to: String, from: String, pieces: [LedgerBook.TransferPiece], in book: LedgerBook) throws {
+    static func deliver(id: String, to: String, from: String, pieces: [LedgerBook.TransferPiece], in book: LedgerBook) throws {
         var byExpiry: [(Date?, Int64)] = []
         for p in pieces {
             if let i = byExpiry.firstIndex(where: { $0.0 == p.expiresAt }) { byExpiry[i].1 += p.amount } else { byExpiry.append((p.expiresAt, p.amount)) }
@@ -152,11 +119,11 @@ public enum Transfers {
         }
     }
 
-    /// `transfer_update` to both sides (the entries wrote their `balance_update`s).
-    private static func notify(_ t: Record, on tx: Connection) throws {
-        let payload = t.json
-        try Inbox.write([InboxItem(userID: t.fromUserID, type: .transferUpdate, payload: payload),
-                         InboxItem(userID: t.toUserID, type: .transferUpdate, payload: payload)], on: tx)
+    /// `transfer_update` to both sides of each (the entries write their `balance_update`s).
+    static func updates(_ transfers: [Record]) -> [InboxItem] {
+        transfers.flatMap { t in
+            [InboxItem(userID: t.fromUserID, type: .transferUpdate, payload: t.json), InboxItem(userID: t.toUserID, type: .transferUpdate, payload: t.json)]
+        }
     }
 
     static func answer(_ t: Record, balance: Int64) throws -> JSON {

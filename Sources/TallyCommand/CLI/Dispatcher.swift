@@ -95,6 +95,7 @@ enum Dispatcher {
         MigrateCommand.self,
         WorkerCommand.self,
         IngressCommand.self,
+        ConsoleCommand.self,
         EnqueueCommand.self,
         JobsListCommand.self,
         JobsShowCommand.self,
@@ -134,5 +135,8 @@ enum Dispatcher {
         APIKeyCreateCommand.self,
         APIKeyListCommand.self,
         APIKeyRevokeCommand.self,
+        OperatorsCreateCommand.self,
+        OperatorsListCommand.self,
+        OperatorsRevokeCommand.self,
     ]
 }

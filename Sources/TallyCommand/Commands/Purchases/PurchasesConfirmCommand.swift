@@ -35,9 +35,7 @@ struct PurchasesConfirmCommand: Command {
             let refusal: PurchaseDecision.Refusal = p.status.isGranted ? .alreadyGranted(p.status) : .notConfirmable(p.status)
             throw CommandError.failure("purchase \(id): \(refusal)")
         }
-        let job = NewJob(kind: CryptoConfirmManualJob.kind,
-                         args: ["purchase_id": .string(id), "actor": .string(actor), "note": .optional(note)],
-                         queue: CryptoConfirmManualJob.queue, uniqueKey: "crypto.confirm_manual:\(id)", uniqueWhileActive: true)
+        let job = CryptoConfirmManualJob.request(purchaseID: id, actor: actor, note: note)
         let enqueued = try connection.transaction { tx in
             let enqueued = try Enqueuer().enqueue(job, on: tx)
             try context.audit(target: id, details: ["job_id": .int(enqueued.id)], reason: note ?? args.option("reason"), on: tx)
