@@ -64,12 +64,6 @@ public final class PostgresCluster: @unchecked Sendable {
         try Self.run(["pg_ctl", "-D", dataDirectory, "-m", mode, "-w", "stop"])
     }
 
-    /// `pg_ctl restart -m mode`: down and back up, with crash recovery after `immediate`.
-    public func restart(mode: String = "immediate") throws {
-        try Self.run(["pg_ctl", "-D", dataDirectory, "-l", dataDirectory + ".log", "-m", mode, "-o",
-                      options.map { "-c " + $0 }.joined(separator: " "), "-w", "-t", "60", "restart"])
-    }
-
     /// The postmaster's pid (from postmaster.pid), for `kill -9`.
     public var postmasterPID: Int32? {
         guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8) else { return nil }
