@@ -14,7 +14,13 @@ public final class Ingress: Service {
     public let context: IngressContext
     public let router: Router
     private let server: HTTPServer
-    private let listener: Listener
+    /// Nil when there is no LISTEN (pooled, no `TALLY_LISTEN_DATABASE_URL`): then `poller` wakes
+    /// every waiting request and stream every `pollInterval` to read again.
+    private let listener: Listener?
+    private let poller = Mutex<Task<Void, Never>?>(nil)
+    /// Without LISTEN: each tick costs one read per waiting request, and bounds how late a
+    /// `Prefer: wait` answer or a stream event comes.
+    static let pollInterval = 0.2
     private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let stopRequested = Atomic<Bool>(false)
     /// The stream fan-out's pump (`StreamHub.run`), while serving.
@@ -25,12 +31,15 @@ public final class Ingress: Service {
         let metrics = Metrics()
         let pool = ConnectionPool(url: config.databaseURL, maxConnections: config.poolSize, applicationName: "tally-ingress",
                                   limits: config.sessionLimits)
+        let replica = config.readDatabaseURL.map {
+            ConnectionPool(url: $0, maxConnections: config.poolSize, applicationName: "tally-ingress-read", limits: config.sessionLimits)
+        }
         // The window is configurable: a commit that NOTIFYs holds PostgreSQL's notify lock
         // through its WAL flush, so commits that notify never group.
         let enqueuer = Enqueuer(pool: pool, path: .ingressFunction, debounceWindowNanos: UInt64(config.notifyWindow * 1e9))
         let waiters = JobWaiters()
         let context = IngressContext(
-            pool: pool,
+            pool: pool, replica: replica,
             batcher: EnqueueBatcher(pool: pool, enqueuer: enqueuer, metrics: metrics, maxBatch: config.maxBatch, maxConcurrent: config.flushes),
             waiters: waiters,
             apiKeys: APIKeyCache(pool: pool, refresh: config.apiKeyRefresh),
@@ -43,13 +52,15 @@ public final class Ingress: Service {
         self.router = router
         // One LISTEN for the process: job ends (Prefer: wait) and notifications (the streams).
         let streams = context.streams
-        listener = Listener(url: config.databaseURL, channels: [Channels.jobFinished, Channels.events], limits: config.sessionLimits,
-                            onConnect: {
-                                waiters.wakeAll()
-                                streams.resync()
-                            }, onNotification: { n in
-                                if n.channel == Channels.events { streams.notified(n.payload) } else { waiters.notified(n.payload) }
-                            })
+        listener = config.listenURL.map {
+            Listener(url: $0, channels: [Channels.jobFinished, Channels.events], limits: config.sessionLimits,
+                     onConnect: {
+                         waiters.wakeAll()
+                         streams.resync()
+                     }, onNotification: { n in
+                         if n.channel == Channels.events { streams.notified(n.payload) } else { waiters.notified(n.payload) }
+                     })
+        }
         server = try HTTPServer(config: config.server, handler: { request in
             await Ingress.respond(to: request, router: router, context: context)
         }, refused: { status in
@@ -73,8 +84,23 @@ public final class Ingress: Service {
 
     /// Starts serving without blocking (tests); `stop()` ends it.
     public func start() {
-        listener.start()
         let streams = context.streams
+        if let listener {
+            listener.start()
+        } else {
+            let waiters = context.waiters
+            poller.withLock {
+                $0 = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(Int(Self.pollInterval * 1000)))
+                        waiters.wakeAll()
+                        streams.resync()
+                    }
+                }
+            }
+            Log.info("no LISTEN connection (TALLY_DB_PREPARED=off and no TALLY_LISTEN_DATABASE_URL): waiting requests poll",
+                     ["poll_interval_s": Self.pollInterval])
+        }
         pump.withLock { $0 = Task { await streams.run() } }
         server.start()
         Log.info("ingress listening", ["address": "\(config.server.host):\(server.port)", "threads": config.server.threads,
@@ -88,8 +114,10 @@ public final class Ingress: Service {
         context.streams.stop()
         pump.withLock { $0?.cancel() }
         server.stop(grace: 10)
-        listener.stop()
+        listener?.stop()
+        poller.withLock { $0?.cancel() }
         context.pool.close()
+        context.replica?.close()
     }
 
     public func run() async throws {

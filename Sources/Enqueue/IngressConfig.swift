@@ -10,6 +10,12 @@ import Synchronization
 public struct IngressConfig: Sendable {
     public var server = ServerConfig()
     public var databaseURL: String
+    /// `TALLY_READ_DATABASE_URL`: a streaming replica the GET endpoints read from (nil: the
+    /// primary). `Prefer: wait` answers and everything that writes stay on the primary.
+    public var readDatabaseURL: String?
+    /// The LISTEN connection (`TALLY_LISTEN_DATABASE_URL`, else `databaseURL` unless pooled;
+    /// nil: none, waiting requests and streams poll; see `SessionLimits.listenURL`).
+    public var listenURL: String?
     /// Connections for enqueue batches and reads; also the number of batches in flight.
     public var poolSize = 4
     /// Enqueue transactions in flight at once (at most `poolSize`).
@@ -32,7 +38,10 @@ public struct IngressConfig: Sendable {
     /// `TALLY_STREAMS_PER_USER` and the fan-out's limits.
     public var stream = StreamHub.Settings()
 
-    public init(databaseURL: String) { self.databaseURL = databaseURL }
+    public init(databaseURL: String) {
+        self.databaseURL = databaseURL
+        self.listenURL = databaseURL
+    }
 
     /// `TALLY_INGRESS_DATABASE_URL`, else `DATABASE_URL`; the rest as docs/ingress.md says.
     public static func from(_ env: Environment) throws -> IngressConfig {
@@ -68,6 +77,8 @@ public struct IngressConfig: Sendable {
         c.bitgoSecrets = WebhookSignature.secrets(env["BITGO_WEBHOOK_SECRET"])
         c.metricsToken = env["TALLY_METRICS_TOKEN"]
         c.sessionLimits = try SessionLimits(environment: env)
+        c.listenURL = c.sessionLimits.listenURL(databaseURL: url, environment: env)
+        c.readDatabaseURL = env["TALLY_READ_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         c.corsOrigins = try corsOrigins(env["TALLY_CORS_ORIGINS"])
         c.stream = try StreamHub.Settings(env)
         return c

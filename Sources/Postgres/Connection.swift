@@ -31,9 +31,19 @@ public final class Connection: @unchecked Sendable {
     /// stays open until `deinit`, so shutting it down can never hit anything but this connection.
     private let abortSocket: Int32
 
-    private init(handle: OpaquePointer, url: String) {
+    /// Behind a transaction-pooling PgBouncer (`SessionLimits.preparedStatements` false): the
+    /// session settings (the limits, a pool's `settings`) as `set_config(name, value, true)`,
+    /// sent with the first statement of every transaction (see `sendingLocalSettings`). Empty
+    /// otherwise: then they are set once, for the session, at connect time.
+    private let localSettings: [(name: String, value: String)]
+    /// False: no statement is prepared by name (`TALLY_DB_PREPARED=off`).
+    private let preparesStatements: Bool
+
+    private init(handle: OpaquePointer, url: String, localSettings: [(name: String, value: String)] = [], preparesStatements: Bool = true) {
         self.handle = handle
         self.url = url
+        self.localSettings = localSettings
+        self.preparesStatements = preparesStatements
         self.queue = DispatchQueue(label: "tally.postgres.connection")
         self.cancelHandle = PQgetCancel(handle)
         self.serverProcessID = PQbackendPID(handle)
@@ -78,7 +88,11 @@ public final class Connection: @unchecked Sendable {
         // URL's own options (or PGOPTIONS), with the limits they do not set added in front.
         let given = SessionLimits.parameters(of: url)
         let existing = given?["options"] ?? ProcessInfo.processInfo.environment["PGOPTIONS"]
-        if let options = limits.startupOptions(existing: existing) {
+        // Pooled (TALLY_DB_PREPARED=off): no startup `options` — PgBouncer 1.18 (Debian 12)
+        // refuses the connection for them, later ones apply only the few they track — and the
+        // limits go with every transaction instead (`localSettings`).
+        let pooled = !limits.preparedStatements
+        if !pooled, let options = limits.startupOptions(existing: existing) {
             keywords.append("options")
             values.append(options)
         }
@@ -95,11 +109,22 @@ public final class Connection: @unchecked Sendable {
         }
         // Notices ("relation already exists, skipping") would go to stderr unasked.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
-        let connection = Connection(handle: handle, url: url)
-        // Every timestamp this code reads is UTC in PostgreSQL's ISO format.
+        let sortedSettings = settings.sorted(by: { $0.key < $1.key }).map { (name: $0.key, value: $0.value) }
+        var local: [(name: String, value: String)] = []
+        if pooled {
+            let fromURL = SessionLimits.settingNames(inOptions: existing ?? "")
+            local = limits.serverSettings.filter { !fromURL.contains($0.name) }.map { (name: $0.name, value: String($0.milliseconds)) }
+            local += sortedSettings
+        }
+        let connection = Connection(handle: handle, url: url, localSettings: local, preparesStatements: !pooled)
+        // Every timestamp this code reads is UTC in PostgreSQL's ISO format. Both are
+        // reported parameters (GUC_REPORT), which PgBouncer tracks per client and sets again on
+        // every server connection it lends this one: safe as session settings even when pooled.
         _ = try connection.query("SELECT set_config('TimeZone', 'UTC', false), set_config('application_name', $1, false)", [applicationName])
-        for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
-            _ = try connection.query("SELECT set_config($1, $2, false)", [name, value])
+        if !pooled {
+            for (name, value) in sortedSettings {
+                _ = try connection.query("SELECT set_config($1, $2, false)", [name, value])
+            }
         }
         return connection
     }
@@ -109,6 +134,8 @@ public final class Connection: @unchecked Sendable {
     /// idle in a pool is noticed before it is used, not by failing a request.
     public var isUsable: Bool {
         guard PQstatus(handle) == CONNECTION_OK else { return false }
+        // Left in pipeline mode by a pipeline that broke halfway (`sendingLocalSettings`).
+        guard PQpipelineStatus(handle) == PQ_PIPELINE_OFF else { return false }
         // A terminated backend sends an error and then closes: the first read takes the
         // message (parsed by PQisBusy), the second sees the end of the stream.
         guard PQconsumeInput(handle) == 1 else { return false }
@@ -167,9 +194,13 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func query(_ query: Query, _ params: [any PostgresEncodable] = []) throws -> Rows {
         let texts = params.map { $0.postgresText }
+        if !localSettings.isEmpty && !isInTransaction {
+            // Pooled, and a statement on its own: its implicit transaction gets the settings.
+            return try sendingLocalSettings(before: query, texts)
+        }
         return try withCStrings(texts) { values in
             let result: OpaquePointer?
-            if let name = query.name {
+            if preparesStatements, let name = query.name {
                 if !prepared.contains(name) {
                     let prep = PQprepare(handle, name, query.text, Int32(texts.count), nil)
                     try check(prep, query: query)
@@ -359,7 +390,17 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func transaction<T>(_ body: (Connection) throws -> T) throws -> T {
         if isInTransaction { return try savepoint(body) }
-        try execute("BEGIN")
+        if localSettings.isEmpty {
+            try execute("BEGIN")
+        } else {
+            do {
+                try sendingLocalSettings(before: nil, [])
+            } catch {
+                // BEGIN may have opened a transaction the settings then aborted.
+                if PQstatus(handle) == CONNECTION_OK && isInTransaction { try? execute("ROLLBACK") }
+                throw error
+            }
+        }
         do {
             let value = try body(self)
             try execute("COMMIT")
@@ -407,6 +448,64 @@ public final class Connection: @unchecked Sendable {
             if PQstatus(handle) == CONNECTION_OK { try? execute("ROLLBACK TO SAVEPOINT \(name)") }
             throw error
         }
+    }
+
+    // MARK: Transaction pooling
+
+    /// One round trip, one pipeline with one Sync: `BEGIN` (when `query` is nil) or nothing,
+    /// then `SELECT set_config(name, value, true), …` with `localSettings`, then `query` when
+    /// given. Statements before one Sync share one transaction — the explicit one BEGIN opens,
+    /// or the implicit one of the pipeline — so the settings hold for exactly that transaction
+    /// on whichever server connection the pooler lends it, and never leak to another client.
+    /// Returns `query`'s rows (or the BEGIN's, empty).
+    @discardableResult
+    private func sendingLocalSettings(before query: Query?, _ texts: [String?]) throws -> Rows {
+        var statements: [(text: String, params: [String?])] = []
+        if query == nil { statements.append(("BEGIN", [])) }
+        let calls = localSettings.indices.map { "set_config($\($0 * 2 + 1), $\($0 * 2 + 2), true)" }
+        statements.append(("SELECT " + calls.joined(separator: ", "), localSettings.flatMap { [$0.name, $0.value] }))
+        if let query { statements.append((query.text, texts)) }
+        let last = query ?? Query(adHoc: "BEGIN")
+
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError(kind: .connection, message: "could not enter pipeline mode: \(errorMessage)")
+        }
+        defer { _ = PQexitPipelineMode(handle) }
+        for statement in statements {
+            let sent = withCStrings(statement.params) { values in
+                PQsendQueryParams(handle, statement.text, Int32(statement.params.count), nil, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw PostgresError(kind: .connection, message: "PostgreSQL connection failed: \(errorMessage)") }
+        }
+        guard PQpipelineSync(handle) == 1 else {
+            throw PostgresError(kind: .connection, message: "PostgreSQL connection failed: \(errorMessage)")
+        }
+        // One result per statement, each followed by a NULL, then the Sync's. Bounded: a
+        // broken connection answers NULL for ever.
+        var results: [OpaquePointer] = []
+        defer { for r in results { PQclear(r) } }
+        var nulls = 0
+        while nulls < 3 {
+            guard let result = PQgetResult(handle) else {
+                nulls += 1
+                continue
+            }
+            nulls = 0
+            if PQresultStatus(result) == PGRES_PIPELINE_SYNC {
+                PQclear(result)
+                break
+            }
+            results.append(result)
+        }
+        guard results.count == statements.count else {
+            throw PostgresError(kind: .connection, message: "PostgreSQL connection failed: \(errorMessage)")
+        }
+        // The first failure is the one to report (those after it are PGRES_PIPELINE_ABORTED).
+        for (index, result) in results.enumerated().dropLast() where PQresultStatus(result) != PGRES_COMMAND_OK && PQresultStatus(result) != PGRES_TUPLES_OK {
+            throw makeError(result, query: index == 0 && query == nil ? Query(adHoc: "BEGIN") : Query(adHoc: statements[index].text))
+        }
+        let final = results.removeLast()
+        return try rows(from: final, query: last)
     }
 
     // MARK: LISTEN / NOTIFY support (see Listener)

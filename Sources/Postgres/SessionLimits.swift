@@ -20,20 +20,31 @@ import Support
 /// A duration of 0 turns a limit off (0 is PostgreSQL's own "no limit"). What the connection
 /// string already says wins: a `DATABASE_URL` with `options=-c statement_timeout=5s` or
 /// `keepalives_idle=5` keeps its value (so does `PGOPTIONS` when the URL has no `options`).
+///
+/// `preparedStatements` (`TALLY_DB_PREPARED`, on) travels here too, because it changes how
+/// every session is set up, not what any caller asks of it: `off` is for a pooler in
+/// transaction mode (PgBouncer), where consecutive transactions of one client run on different
+/// server connections. Then no statement is prepared by name, and the limits (and a pool's
+/// session `settings`) are sent with every transaction (`set_config(…, true)`, one round trip
+/// with its first statement) instead of once per connection, where they would land on one
+/// server connection only — and on other clients' transactions after it. See `Connection`.
 public struct SessionLimits: Sendable, Equatable {
     public var statementTimeout: TimeInterval
     public var lockTimeout: TimeInterval
     public var idleInTransactionTimeout: TimeInterval
     public var tcpTimeout: TimeInterval
+    /// `TALLY_DB_PREPARED`: false behind a transaction-pooling PgBouncer (see above).
+    public var preparedStatements: Bool
 
     public static let defaults = SessionLimits(statementTimeout: 30, lockTimeout: 10, idleInTransactionTimeout: 60, tcpTimeout: 30)
 
     public init(statementTimeout: TimeInterval, lockTimeout: TimeInterval, idleInTransactionTimeout: TimeInterval,
-                tcpTimeout: TimeInterval) {
+                tcpTimeout: TimeInterval, preparedStatements: Bool = true) {
         self.statementTimeout = statementTimeout
         self.lockTimeout = lockTimeout
         self.idleInTransactionTimeout = idleInTransactionTimeout
         self.tcpTimeout = tcpTimeout
+        self.preparedStatements = preparedStatements
     }
 
     /// Reads the settings once; a value that is not a duration throws, naming the setting.
@@ -44,6 +55,16 @@ public struct SessionLimits: Sendable, Equatable {
         idleInTransactionTimeout = try environment.checkedDuration("TALLY_DB_IDLE_IN_TRANSACTION_TIMEOUT",
                                                                    default: d.idleInTransactionTimeout)
         tcpTimeout = try environment.checkedDuration("TALLY_DB_TCP_TIMEOUT", default: d.tcpTimeout)
+        preparedStatements = try environment.checkedSwitch("TALLY_DB_PREPARED", default: d.preparedStatements)
+    }
+
+    /// The LISTEN connection's URL: `TALLY_LISTEN_DATABASE_URL` when set (a direct connection
+    /// past the pooler: a pooler in transaction mode cannot hold a LISTEN, which is session
+    /// state), else the database URL itself — unless sessions are pooled
+    /// (`TALLY_DB_PREPARED=off`), where nil says "no LISTEN: poll".
+    public func listenURL(databaseURL: String, environment: Environment) -> String? {
+        if let direct = environment["TALLY_LISTEN_DATABASE_URL"], !direct.isEmpty { return direct }
+        return preparedStatements ? databaseURL : nil
     }
 
     /// The server settings, by name, in milliseconds (0: off).

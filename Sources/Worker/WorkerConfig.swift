@@ -49,7 +49,12 @@ public struct WorkerConfig: Sendable {
         lease = try environment.checkedDuration("TALLY_LEASE", default: 30, minimum: 0.1)
         leaseRenewInterval = try environment.checkedDuration("TALLY_LEASE_RENEW", default: min(10, lease / 3), minimum: 0.01)
         rescueInterval = try environment.checkedDuration("TALLY_RESCUE_INTERVAL", default: min(5, lease / 3), minimum: 0.01)
-        pollInterval = try environment.checkedDuration("TALLY_POLL_INTERVAL", default: 2, minimum: 0.01)
+        sessionLimits = try SessionLimits(environment: environment)
+        // Without LISTEN (pooled, no TALLY_LISTEN_DATABASE_URL) the poll is the only wake-up:
+        // 250 ms keeps a job's start latency at ~125 ms on average for 4 claims a second
+        // per queue while idle.
+        let pollOnly = sessionLimits.listenURL(databaseURL: "", environment: environment) == nil
+        pollInterval = try environment.checkedDuration("TALLY_POLL_INTERVAL", default: pollOnly ? 0.25 : 2, minimum: 0.01)
         schedulerInterval = try environment.checkedDuration("TALLY_SCHEDULER_INTERVAL", default: 1, minimum: 0.01)
         shutdownGrace = try environment.checkedDuration("TALLY_SHUTDOWN_GRACE", default: 30)
         let scale = environment["TALLY_BACKOFF_SCALE"].map { ($0, Double($0)) }
@@ -64,7 +69,6 @@ public struct WorkerConfig: Sendable {
         maxCompletionBatch = try environment.checkedInt("TALLY_COMPLETION_BATCH", default: 2000, in: 1...100_000)
         let total = queues.values.reduce(0, +)
         maxConnections = try environment.checkedInt("TALLY_DB_POOL", default: min(max(queues.count + 4, total), 20), in: 1...10_000)
-        sessionLimits = try SessionLimits(environment: environment)
         switch environment["TALLY_BATCH"]?.lowercased() {
         case nil, "on": batching = true
         case "off": batching = false

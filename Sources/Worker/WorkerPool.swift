@@ -20,6 +20,9 @@ public final class WorkerPool: Service {
     private let registry: JobRegistry
     private let pool: ConnectionPool
     private let databaseURL: String
+    /// The LISTEN connection's URL; nil: none, producers poll (pooled, no
+    /// `TALLY_LISTEN_DATABASE_URL`).
+    private let listenURL: String?
     private let enqueuer: Enqueuer
     private let held = HeldJobs()
     private let counters = WorkerCounters()
@@ -41,6 +44,7 @@ public final class WorkerPool: Service {
         self.config = config
         self.registry = registry
         self.databaseURL = databaseURL
+        self.listenURL = config.sessionLimits.listenURL(databaseURL: databaseURL, environment: environment)
         let workerID = config.label + "/" + Crypto.randomHex(4)
         self.workerID = workerID
         // Custom plans for every statement: the worker's statements are batches (claim, finish,
@@ -111,14 +115,21 @@ public final class WorkerPool: Service {
 
     public func run() async throws {
         try await register()
-        let listener = Listener(
-            url: databaseURL, channels: [Channels.jobs, Channels.control], limits: config.sessionLimits,
-            onConnect: { [producers] in for p in producers.values { p.wakeUp() } },
-            onNotification: { [producers, held] n in
-                WorkerPool.handle(n, producers: producers, held: held)
-            })
-        listener.start()
-        self.listener.withLock { $0 = listener }
+        if let listenURL {
+            let listener = Listener(
+                url: listenURL, channels: [Channels.jobs, Channels.control], limits: config.sessionLimits,
+                onConnect: { [producers] in for p in producers.values { p.wakeUp() } },
+                onNotification: { [producers, held] n in
+                    WorkerPool.handle(n, producers: producers, held: held)
+                })
+            listener.start()
+            self.listener.withLock { $0 = listener }
+        } else {
+            // Pooled with no direct URL for LISTEN: producers claim every TALLY_POLL_INTERVAL,
+            // and operator cancels reach a running job only through its lease renewal.
+            Log.info("no LISTEN connection (TALLY_DB_PREPARED=off and no TALLY_LISTEN_DATABASE_URL): polling",
+                     ["poll_interval_s": config.pollInterval])
+        }
         Log.info("worker started", ["worker_id": workerID, "queues": config.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
                                     "schedules": registry.schedules.count])
 

@@ -45,6 +45,20 @@ final class WaitTests: XCTestCase {
         XCTAssertEqual(again.json?["job_id"], r.json?["job_id"])
     }
 
+    /// Pooled (`TALLY_DB_PREPARED=off`) with no `TALLY_LISTEN_DATABASE_URL`: no LISTEN at all,
+    /// and a waiting request still answers the outcome, found by the 200 ms poll.
+    func testWithoutListenWaitingRequestsPoll() async throws {
+        let h = try IngressHarness(environment: ["TALLY_DB_PREPARED": "off"])
+        let worker = finishWhenEnqueued(h, key: "polled", result: #"{"charged": 3, "balance": 2}"#)
+        let t0 = Date()
+        let r = try await Self.usage(h, key: "polled", wait: 20)
+        try await worker.value
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.json?["state"], "completed")
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 5, "found by the poll, not by the deadline")
+        XCTAssertEqual(try h.db.int("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'tally-listener'", [h.db.name]), 0)
+    }
+
     func testRefusalsAnswer402And404And400() async throws {
         let h = try IngressHarness()
         let w1 = finishWhenEnqueued(h, key: "poor", result: #"{"error": "insufficient_credits", "balance": 2, "required": 3}"#)

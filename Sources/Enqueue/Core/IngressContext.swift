@@ -14,6 +14,9 @@ public final class IngressContext: Sendable {
     public static let maxWaitSeconds = 30
 
     public let pool: ConnectionPool
+    /// `TALLY_READ_DATABASE_URL`'s pool (a streaming replica), for the GET endpoints; nil: the
+    /// primary serves them.
+    public let replica: ConnectionPool?
     public let batcher: EnqueueBatcher
     public let waiters: JobWaiters
     public let apiKeys: APIKeyCache
@@ -32,11 +35,12 @@ public final class IngressContext: Sendable {
     /// The credit statistics `/metrics` shows.
     public let ledgerStats = LedgerStatsCache()
 
-    public init(pool: ConnectionPool, batcher: EnqueueBatcher, waiters: JobWaiters, apiKeys: APIKeyCache, rateLimiter: RateLimiter,
+    public init(pool: ConnectionPool, replica: ConnectionPool? = nil, batcher: EnqueueBatcher, waiters: JobWaiters, apiKeys: APIKeyCache, rateLimiter: RateLimiter,
                 metrics: Metrics, stripeSecrets: [String], bitgoSecrets: [String], metricsToken: String? = nil,
                 streamKeys: StreamTokenKeys? = nil, streamSettings: StreamHub.Settings = StreamHub.Settings(),
                 corsOrigins: Set<String> = []) {
         self.pool = pool
+        self.replica = replica
         self.batcher = batcher
         self.waiters = waiters
         self.apiKeys = apiKeys
@@ -51,9 +55,18 @@ public final class IngressContext: Sendable {
         self.corsOrigins = corsOrigins
     }
 
-    /// Runs a read on a pooled connection; PostgreSQL down → 503.
-    public func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws(APIError) -> T {
+    /// Runs a read on a pooled connection; PostgreSQL down → 503. `fromReplica`: a GET
+    /// endpoint's read, which may lag the primary by the replication delay; it goes to the
+    /// replica when there is one, and to the primary while the replica is unreachable.
+    public func read<T: Sendable>(fromReplica: Bool = false, _ body: @escaping @Sendable (Connection) throws -> T) async throws(APIError) -> T {
         do {
+            if fromReplica, let replica {
+                do {
+                    return try await replica.withConnection(body)
+                } catch let error as PostgresError where error.isUnavailable {
+                    Log.warn("the read replica is unreachable; reading from the primary", ["error": error])
+                }
+            }
             return try await pool.withConnection(body)
         } catch let error as APIError {
             throw error
@@ -186,8 +199,10 @@ public final class IngressContext: Sendable {
         }
     }
 
-    public func readJob(_ id: Int64) async throws(APIError) -> JobRecord? {
-        try await read { c in try JobStore.job(id: id, on: c) }
+    /// `fromReplica`: for `GET /v1/jobs/{id}`; a waiting request reads the primary, which the
+    /// notification that woke it speaks of.
+    public func readJob(_ id: Int64, fromReplica: Bool = false) async throws(APIError) -> JobRecord? {
+        try await read(fromReplica: fromReplica) { c in try JobStore.job(id: id, on: c) }
     }
 
     /// The status and message a waiting request gets for a refusal its job recorded.

@@ -50,7 +50,7 @@ enum UserRead {
         let userID = request.parameter("user_id")
         try Fields.checkUserID(userID)
         let page = try Paging(request)
-        guard let body = try await context.read({ c in try read(userID, page, c) }) else {
+        guard let body = try await context.read(fromReplica: true, { c in try read(userID, page, c) }) else {
             throw .notFound("no account for user \(userID)")
         }
         return .json(200, body)

@@ -76,7 +76,7 @@ struct ShowHoldEndpoint: Endpoint {
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
         let holdID = try HoldPath.id(request)
-        guard let hold = try await context.read({ c in try Hold.read(holdID, on: c) }) else { throw .notFound("no hold \(holdID)") }
+        guard let hold = try await context.read(fromReplica: true, { c in try Hold.read(holdID, on: c) }) else { throw .notFound("no hold \(holdID)") }
         return .json(200, hold.json)
     }
 }

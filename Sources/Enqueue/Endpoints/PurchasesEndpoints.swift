@@ -56,7 +56,7 @@ struct ShowPurchaseEndpoint: Endpoint {
         // Purchase ids are UUIDs; anything else names no purchase (and must not reach a ::uuid cast).
         guard let id = UUID(uuidString: text) else { throw .notFound("no purchase \(text.prefix(40))") }
         let key = id.uuidString.lowercased()
-        guard let purchase = try await context.read({ c in try c.query(CryptoQueries.apiView, [key]).first?.json("purchase") }) else {
+        guard let purchase = try await context.read(fromReplica: true, { c in try c.query(CryptoQueries.apiView, [key]).first?.json("purchase") }) else {
             throw .notFound("no purchase \(key)")
         }
         return .json(200, purchase)

@@ -57,7 +57,7 @@ struct ShowTransferEndpoint: Endpoint {
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
         let id = try TransferPath.id(request)
-        guard let t = try await context.read({ c in try Transfers.read(id, on: c) }) else { throw .notFound("no transfer \(id)") }
+        guard let t = try await context.read(fromReplica: true, { c in try Transfers.read(id, on: c) }) else { throw .notFound("no transfer \(id)") }
         return .json(200, t.json)
     }
 }
