@@ -2,7 +2,9 @@ import Dispatch
 import Synchronization
 
 /// The jobs this process holds: claimed and not yet written back. Their leases are renewed;
-/// their tasks can be cancelled (operator cancel, timeout, shutdown, lost lease).
+/// their tasks can be cancelled (operator cancel, timeout, shutdown, lost lease). A task that
+/// runs a batch is shared by its jobs: one job's lost lease or cancel leaves it running (the
+/// batch's completion leaves that job out); a timeout or shutdown stops it.
 ///
 /// One entry per job, for the claim that runs (`Hold`). A run whose lease lapsed may still be
 /// going when this process claims the same job again; the new claim replaces its entry and
@@ -48,10 +50,17 @@ final class HeldJobs: Sendable {
     /// `shared`: the task runs a batch, this job among others.
     func attach(_ hold: Hold, task: Task<Void, Never>, shared: Bool = false) {
         let cancelNow = entries.withLock { e -> Bool in
-            guard e[hold.id]?.hold == hold else { return true }
+            // Released already. A batch releases each job as its transaction commits, possibly
+            // before the last of its jobs is attached: its task goes on for the others. A single
+            // job's task is stopped (given back before it could start).
+            guard let entry = e[hold.id] else { return !shared }
+            // A later claim of the job replaced this one: this run's results cannot apply.
+            guard entry.hold == hold else { return true }
             e[hold.id]?.task = task
             e[hold.id]?.shared = shared
-            return e[hold.id]?.reason != nil
+            // Cancelled before the task was known; for a batch, only what stops every job of it.
+            if shared, entry.reason == .leaseLost || entry.reason == .operatorCancelled { return false }
+            return entry.reason != nil
         }
         if cancelNow { task.cancel() }
     }

@@ -5,7 +5,8 @@ import Support
 /// Renews the leases of the jobs this process holds, and its heartbeat in `workers`, every
 /// `leaseRenewInterval` (default 10 s for a 30 s lease: two renewals can fail before another
 /// worker may take the jobs). A job no longer ours (rescued while we were cut off, or
-/// cancelled) has its task cancelled: whatever it does next cannot apply. The heartbeat also
+/// cancelled) has its task cancelled (unless the task runs a batch of other jobs too: the
+/// batch's completion leaves it out): whatever it does next cannot apply. The heartbeat also
 /// carries the process's counters (`WorkerCounters`) to `worker_counters`.
 ///
 /// `pool` is the renewer's own (one connection, not the jobs' pool): renewals never wait for a

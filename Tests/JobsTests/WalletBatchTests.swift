@@ -14,6 +14,7 @@ final class WalletBatchTests: XCTestCase {
         let c = try db.connect()
         _ = try LedgerFixtures.account("a", on: c, grants: [(.topup, 10, nil)])
         _ = try LedgerFixtures.account("b", on: c, grants: [(.topup, 5, nil)])
+        try c.execute("INSERT INTO agents (name, credits_per_unit) VALUES ('free', 0)")
         let h = (0..<4).map { Hold.id(userID: "a", idempotencyKey: "k\($0)") }
         let answers = try c.transaction { tx in
             try Holds.create([
@@ -23,9 +24,13 @@ final class WalletBatchTests: XCTestCase {
                 .init(id: h[0], userID: "a", amount: .credits(6), expiresIn: 60),   // the first again: answered, not taken
                 .init(id: h[3], userID: "nobody", amount: .credits(1), expiresIn: 60),
                 .init(id: Hold.id(userID: "b", idempotencyKey: "x"), userID: "b", amount: .units(agent: "no-such-agent", units: 1), expiresIn: 60),
+                .init(id: Hold.id(userID: "b", idempotencyKey: "y"), userID: "b", amount: .units(agent: "free", units: 3), expiresIn: 60),
             ], mayDefer: false, on: tx)
         }
-        let results = try answers.map { try $0.json() }
+        // Nothing to hold (a free agent): that job fails alone; the batch's others stand.
+        guard case .failed(let why) = answers[6] else { return XCTFail("a hold of 0 credits: \(answers[6])") }
+        XCTAssertTrue(why.contains("positive amount"), why)
+        let results = try answers.prefix(6).map { try $0.json() }
         XCTAssertEqual(results[0]["status"], "held")
         XCTAssertEqual(results[0]["balance"]?.int64, 4)
         XCTAssertEqual(results[1]["error"], "insufficient_credits")

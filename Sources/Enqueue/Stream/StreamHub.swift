@@ -116,26 +116,14 @@ public final class StreamHub: Sendable {
         }
     }
 
-    /// A `tally_events` notification: `[[user_id, seq], …]` (Inbox.write: each user's newest
-    /// seq, up to 20 users), or one `{"user_id", "seq"}`. Those users have news.
+    /// A `tally_events` notification (`{"id", "user_id", "type", "seq"}`): its user has news.
     public func notified(_ payload: String) {
-        guard let json = try? JSON.parse(Array(payload.utf8)) else { return }
-        var news: [(user: String, seq: Int64)] = []
-        if let pairs = json.array {
-            for pair in pairs {
-                guard let user = pair[0]?.string else { continue }
-                news.append((user, pair[1]?.int64 ?? 0))
-            }
-        } else if let user = json["user_id"]?.string {
-            news.append((user, json["seq"]?.int64 ?? 0))
-        }
+        guard let json = try? JSON.parse(Array(payload.utf8)), let user = json["user_id"]?.string else { return }
+        let seq = json["seq"]?.int64 ?? 0
         let woke = state.withLock { s -> Bool in
-            var any = false
-            for n in news where s.byUser[n.user] != nil {
-                s.dirty[n.user] = max(s.dirty[n.user] ?? 0, n.seq)
-                any = true
-            }
-            return any
+            guard s.byUser[user] != nil else { return false }
+            s.dirty[user] = max(s.dirty[user] ?? 0, seq)
+            return true
         }
         if woke { wake.signal() }
     }

@@ -24,8 +24,8 @@ public struct HoldCaptureJob: BatchJob {
     }
 
     public static let kind = "hold.capture"
-    /// A claim's worth (TALLY_CLAIM_BATCH, 1,000), as usage's: one batch per claim, so a
-    /// claim's jobs never wait on each other's account locks (hold/capture pairs: 2,292–2,332/s
+    /// A claim's worth (TALLY_CLAIM_BATCH, 1,000), as usage's: one batch of the kind per
+    /// claim, so a claim's holds never wait on each other's account locks (hold/capture pairs: 2,292–2,332/s
     /// against 2,077–2,283 with 500; on one account 2,090–2,108 against 1,764–1,914).
     public static let batchLimit = 1000
 

@@ -79,7 +79,7 @@ extension Holds {
                 credits = cost
                 agent = name
             }
-            guard credits > 0 else { throw LedgerError.invalid("a hold needs a positive amount of credits, got \(credits)") }
+            guard credits > 0 else { answers[i] = .failed("a hold needs a positive amount of credits, got \(credits)"); continue }
             let debit = Debit(userID: r.userID, amount: credits, reference: "hold:\(r.id)", kind: "hold",
                               metadata: ["hold_id": .string(r.id)], notification: .holdUpdate)
             switch try book.debit(debit) {
@@ -168,7 +168,7 @@ extension Holds {
                     answers[i] = .result(LedgerRefusal.captureExceedsHold.result(["hold_id": .string(hold.id), "held": .int(hold.reserved)]))
                     continue
                 }
-                guard credits >= 0 else { throw LedgerError.invalid("a capture needs 0 or more credits, got \(credits)") }
+                guard credits >= 0 else { answers[i] = .failed("a capture needs 0 or more credits, got \(credits)"); continue }
                 captured = credits
                 if credits == 0 { status = .voided }
             }

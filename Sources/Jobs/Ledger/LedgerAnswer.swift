@@ -7,17 +7,24 @@ import Support
 public enum LedgerAnswer: Sendable, Equatable {
     case result(JSON)
     case deferred
+    /// The request cannot be done as asked (a hold of 0 credits: units of a free agent);
+    /// nothing changed. Its job fails permanently; the batch's others go on.
+    case failed(String)
 
     /// The result of a request that could not be deferred (a job run alone, `mayDefer` false).
     public func json() throws -> JSON {
-        guard case .result(let json) = self else { throw LedgerError.invalid("a request was deferred where it could not be") }
-        return json
+        switch self {
+        case .result(let json): return json
+        case .failed(let message): throw LedgerError.invalid(message)
+        case .deferred: throw LedgerError.invalid("a request was deferred where it could not be")
+        }
     }
 
     var outcome: BatchOutcome {
         switch self {
         case .result(let json): .completed(json)
         case .deferred: .deferred
+        case .failed(let message): .failed(message, permanent: true)
         }
     }
 

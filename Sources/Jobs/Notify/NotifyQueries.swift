@@ -6,10 +6,11 @@ public enum NotifyQueries {
     // MARK: The inbox (GET /v1/accounts/{user_id}/notifications; notify.read)
 
     /// New notifications (Inbox.write), each with its user's next `seq`, announced on the
-    /// events channel: `[[user_id, newest seq], …]`, 20 users to a NOTIFY (a user id is at most
-    /// 256 bytes: a payload stays far below PostgreSQL's 8,000). One NOTIFY per notification,
-    /// each a JSON object, was 38 ms of a 1,000-row batch (70 ms in all), and every NOTIFY is
-    /// written to the queue inside the commit PostgreSQL serialises across notifying sessions. `unnest` keeps one prepared plan for any batch size. The accounts'
+    /// events channel, one NOTIFY per notification (`{"id", "user_id", "type", "seq"}`: the
+    /// contract, DESIGN.md). That is about half of a 1,000-row insert here (38 of 70 ms) and is
+    /// written to the notify queue inside the commit PostgreSQL serialises; a NOTIFY per user
+    /// and batch would be cheaper, but a client that LISTENs is promised every notification.
+    /// `unnest` keeps one prepared plan for any batch size. The accounts'
     /// counters move by how many each user gets (their rows stay locked to commit: sql/0015);
     /// within a statement a user's notifications are numbered in input order. Ids come back in
     /// input order (identity values follow the insert's order, which follows `ord`).
@@ -28,10 +29,9 @@ public enum NotifyQueries {
             FROM input i JOIN bumped b ON b.user_id = i.user_id
             ORDER BY i.ord
             RETURNING id, user_id, type, seq
-        ), newest AS (
-            SELECT user_id, max(seq) AS seq, (row_number() OVER (ORDER BY user_id) - 1) / 20 AS chunk FROM ins GROUP BY user_id
         ), sent AS (
-            SELECT pg_notify('\(Channels.events)', json_agg(json_build_array(user_id, seq))::text) FROM newest GROUP BY chunk
+            SELECT pg_notify('\(Channels.events)', json_build_object('id', id, 'user_id', user_id, 'type', type, 'seq', seq)::text)
+            FROM ins
         )
         SELECT id, seq, (SELECT count(*) FROM sent) AS sent FROM ins ORDER BY id
         """)
