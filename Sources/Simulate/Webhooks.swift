@@ -1,0 +1,57 @@
+import DevFakes
+import Foundation
+import Support
+
+/// The webhooks the simulation plays: Stripe events shaped like the fixtures of
+/// Tests/Fixtures/stripe (top-up checkouts, refunds, disputes) and BitGo transfer
+/// notifications, with the signatures their senders make.
+enum Webhooks {
+    static func stripeSignature(_ body: [UInt8], secret: String = SystemUnderTest.stripeSecret) -> (name: String, value: String) {
+        let t = Int(Date().timeIntervalSince1970)
+        return ("Stripe-Signature", "t=\(t),v1=\(Crypto.hmacSHA256Hex(key: secret, message: Array("\(t).".utf8) + body))")
+    }
+
+    static func bitgoSignature(_ body: [UInt8]) -> (name: String, value: String) {
+        ("X-Signature-SHA256", Crypto.hmacSHA256Hex(key: SystemUnderTest.bitgoSecret, message: body))
+    }
+
+    static func event(_ id: String, _ type: String, _ object: JSON) -> [UInt8] {
+        let e: JSON = ["id": .string(id), "object": "event", "type": .string(type), "api_version": "2025-08-27.basil",
+                       "created": .int(Int64(Date().timeIntervalSince1970)), "livemode": false, "data": ["object": object]]
+        return Array(e.serialized.utf8)
+    }
+
+    /// A paid top-up checkout; without `credits` in its metadata the worker reads them from
+    /// the Stripe API's line items (the fake's fixture: 500 credits).
+    static func checkout(n: Int, user: String, amount: Int64, credits: Int64?) -> [UInt8] {
+        var metadata: [String: JSON] = ["user_id": .string(user), "purchase_kind": "topup"]
+        if let credits { metadata["credits"] = .string(String(credits)) }
+        return event("evt_sim_checkout_\(n)", "checkout.session.completed", [
+            "id": .string("cs_sim_\(n)"), "object": "checkout.session", "mode": "payment", "payment_status": "paid", "status": "complete",
+            "client_reference_id": .string(user), "amount_total": .int(amount), "amount_subtotal": .int(amount), "currency": "usd",
+            "payment_intent": .string("pi_sim_\(n)"), "metadata": .object(metadata),
+        ])
+    }
+
+    static func refund(n: Int, amount: Int64, refunded: Int64) -> [UInt8] {
+        event("evt_sim_refund_\(n)", "charge.refunded", [
+            "id": .string("ch_sim_\(n)"), "object": "charge", "amount": .int(amount), "amount_captured": .int(amount),
+            "amount_refunded": .int(refunded), "currency": "usd", "paid": true, "captured": true, "refunded": .bool(refunded == amount),
+            "status": "succeeded", "payment_intent": .string("pi_sim_\(n)"), "metadata": [:],
+        ])
+    }
+
+    static func dispute(n: Int, amount: Int64) -> [UInt8] {
+        event("evt_sim_dispute_\(n)", "charge.dispute.created", [
+            "id": .string("dp_sim_\(n)"), "object": "dispute", "amount": .int(amount), "currency": "usd",
+            "charge": .string("ch_sim_\(n)"), "payment_intent": .string("pi_sim_\(n)"), "status": "needs_response",
+            "reason": "fraudulent", "metadata": [:],
+        ])
+    }
+
+    static func bitgoTransfer(id: String, coin: String) -> [UInt8] {
+        let hook: JSON = ["hash": .string(Crypto.randomHex(16)), "transfer": .string(id), "coin": .string(coin), "type": "transfer",
+                          "state": "confirmed", "wallet": .string(FakeBitGo.wallets[coin] ?? "")]
+        return Array(hook.serialized.utf8)
+    }
+}
