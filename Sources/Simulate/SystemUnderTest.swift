@@ -15,8 +15,8 @@ final class SystemUnderTest {
     /// Settings every process gets (database, secrets, fakes, short leases and timeouts).
     let environment: [String: String]
     let ports: [UInt16]
-    private(set) var ingresses: [Process?]
-    private(set) var workers: [Process?]
+    private(set) var ingresses: [ChildProcess?]
+    private(set) var workers: [ChildProcess?]
     private var starts = 0
 
     init(options: SimulationOptions, fakes: [String: String]) throws {
@@ -61,13 +61,11 @@ final class SystemUnderTest {
         workers[i] = try launch(["worker", "--id", "sim-w\(i)"], name: "worker\(i)", extra: [:])
     }
 
-    func signalIngress(_ i: Int, _ sig: Int32) {
-        if let p = ingresses[i], p.isRunning { kill(p.processIdentifier, sig) }
-    }
+    func signalIngress(_ i: Int, _ sig: Int32) { ingresses[i]?.signal(sig) }
 
     func workerPID(_ i: Int) -> Int32? {
         guard let p = workers[i], p.isRunning else { return nil }
-        return p.processIdentifier
+        return p.pid
     }
 
     func isIngressRunning(_ i: Int) -> Bool { ingresses[i]?.isRunning ?? false }
@@ -76,64 +74,31 @@ final class SystemUnderTest {
     /// SIGTERM, then SIGKILL for what is still there after the grace period.
     func stopAll() {
         let all = (ingresses + workers).compactMap { $0 }.filter(\.isRunning)
-        for p in all { kill(p.processIdentifier, SIGCONT); kill(p.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(10)
-        while all.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }  // poll until exit or deadline
-        for p in all where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        for p in all { kill(p.pid, SIGCONT); kill(p.pid, SIGTERM) }
+        for p in all where p.wait(timeout: 10) == nil { kill(p.pid, SIGKILL) }
+        for p in all { _ = p.wait(timeout: 5) }
     }
 
-    /// Runs `tally args…` to completion: its status and stdout.
+    /// Runs `tally args…` to completion: its status, stdout and stderr.
     func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: options.tallyBinary)
-        p.arguments = args
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try ChildProcess.run(options.tallyBinary, args, environment: environment)
     }
 
     /// Runs a shell command (the PostgreSQL restart), answering its status.
     func shell(_ command: String) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        p.standardInput = FileHandle.nullDevice
-        let log = try logHandle("pg-restart")
-        p.standardOutput = log
-        p.standardError = log
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
+        let child = try ChildProcess("/bin/sh", ["-c", command], environment: environment, log: logPath("pg-restart"))
+        return child.wait(timeout: 120) ?? -1
     }
 
-    private func launch(_ args: [String], name: String, extra: [String: String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: options.tallyBinary)
-        p.arguments = args
+    private func launch(_ args: [String], name: String, extra: [String: String]) throws -> ChildProcess {
         var env = environment
         for (k, v) in extra { env[k] = v }
-        p.environment = env
-        let log = try logHandle(name)
-        p.standardOutput = log
-        p.standardError = log
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return p
+        return try ChildProcess(options.tallyBinary, args, environment: env, log: logPath(name))
     }
 
-    private func logHandle(_ name: String) throws -> FileHandle {
+    private func logPath(_ name: String) -> String {
         starts += 1
-        let path = options.logDirectory + "/\(String(format: "%04d", starts))-\(name).log"
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        guard let h = FileHandle(forWritingAtPath: path) else { throw SimulationError("cannot write \(path)") }
-        return h
+        return options.logDirectory + "/\(String(format: "%04d", starts))-\(name).log"
     }
 
     /// A loopback port nothing listens on now (bound to port 0, read back, closed): the
