@@ -63,10 +63,12 @@ struct FinalCheck {
             let verify = try system.run(["ledger", "verify"])
             if verify.status != 0 { v.append("tally ledger verify exited \(verify.status): \(verify.stdout.suffix(400)) \(verify.stderr.suffix(400))") }
             for state in ["running", "discarded"] {
-                let list = try system.run(["jobs", "list", "--state", state, "--limit", "20", "--json"])
+                let list = try system.run(["jobs", "list", "--state", state, "--limit", "50", "--json"])
                 let jobs = (try? JSON.parse(list.stdout))?["jobs"]?.array ?? []
                 if list.status != 0 { v.append("tally jobs list --state \(state) exited \(list.status)") }
-                for job in jobs {
+                // prices.refresh gives up after a few attempts while CoinGecko fails (the next
+                // minute's run refreshes): a discarded one is the contract, not a finding.
+                for job in jobs where !(state == "discarded" && job["kind"]?.string == "prices.refresh") {
                     v.append("a job left \(state): \(job.serialized.prefix(400))")
                 }
             }

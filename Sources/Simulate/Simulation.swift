@@ -64,7 +64,7 @@ final class Simulation {
         for v in violations.prefix(25) { report += "    - \(v)\n" }
         if violations.count > 25 { report += "    … and \(violations.count - 25) more\n" }
         report += "  logs:         \(options.logDirectory)\n"
-        if !violations.isEmpty { report += "FAILED: seed \(options.seed) (replay: ops/simulate --seed \(options.seed) --ops \(options.operations))\n" }
+        if !violations.isEmpty { report += "FAILED: seed \(options.seed) (replay: ops/simulate \(options.replayArguments))\n" }
         Self.say(report)
         return violations.isEmpty ? 0 : 1
     }

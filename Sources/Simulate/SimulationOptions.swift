@@ -27,6 +27,16 @@ struct SimulationOptions: Sendable {
         Environment: DATABASE_URL, TALLY_BIN, TALLY_SIM_PG_RESTART, TALLY_SIM_LOG_DIR.
         """
 
+    /// The flags that replay this run.
+    var replayArguments: String {
+        var words = ["--seed", String(seed), "--ops", String(operations)]
+        if faults != FaultKind.allCases { words += ["--faults", faults.isEmpty ? "none" : faults.map(\.rawValue).joined(separator: ",")] }
+        if ingresses != 2 { words += ["--ingresses", String(ingresses)] }
+        if workers != 3 { words += ["--workers", String(workers)] }
+        if plantedBug { words.append("--planted-bug") }
+        return words.joined(separator: " ")
+    }
+
     static func parse(_ arguments: [String], environment: [String: String]) throws -> SimulationOptions {
         var o = SimulationOptions()
         var words = arguments
