@@ -45,9 +45,9 @@ struct FinalCheck {
                 v.append("transfer \(t.id): not readable")
                 continue
             }
-            if a.json["status"]?.string != "completed" || a.json["credits"]?.int64 != t.credits
+            if a.json["status"]?.string != t.status || a.json["credits"]?.int64 != t.credits
                 || a.json["from_user_id"]?.string != t.from || a.json["to_user_id"]?.string != t.to {
-                v.append("transfer \(t.id): \(a.json.serialized.prefix(200)); the model says completed, \(t.credits) from \(t.from) to \(t.to)")
+                v.append("transfer \(t.id): \(a.json.serialized.prefix(200)); the model says \(t.status), \(t.credits) from \(t.from) to \(t.to)")
             }
         }
         for p in model.purchases.values.sorted(by: { $0.id < $1.id }) {

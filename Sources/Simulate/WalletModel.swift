@@ -15,6 +15,10 @@ struct WalletModel {
         let from: String
         let to: String
         let credits: Int64
+        /// completed, escrowed, released or refunded.
+        var status: String
+        /// What an escrow took from the sender's grants (given back on a refund).
+        var pieces: [(index: Int, amount: Int64)] = []
     }
 
     /// A Stripe top-up: what it bought and what refunds and disputes took back so far.
@@ -25,12 +29,15 @@ struct WalletModel {
         let grant: Int
         var refunded: Int64 = 0
         var disputed: Int64 = 0
+        /// nil (no dispute), "needs_response" (open), "won" or "lost".
+        var disputeStatus: String?
         var taken: Int64 = 0
         var hasEarlyRefund = false
 
-        /// ceil(credits × max(refunded, disputed) ÷ charged) (DESIGN.md, "Payments").
+        /// ceil(credits × max(refunded, disputed while open or lost) ÷ charged) (DESIGN.md,
+        /// "Payments"): what refunds and disputes have taken back once their events applied.
         var owed: Int64 {
-            let basis = max(refunded, disputed)
+            let basis = max(refunded, disputeStatus == "won" ? 0 : disputed)
             return (credits * basis + charged - 1) / charged
         }
     }

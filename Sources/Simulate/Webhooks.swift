@@ -15,9 +15,11 @@ enum Webhooks {
         ("X-Signature-SHA256", Crypto.hmacSHA256Hex(key: SystemUnderTest.bitgoSecret, message: body))
     }
 
-    static func event(_ id: String, _ type: String, _ object: JSON) -> [UInt8] {
+    /// `later`: seconds added to `created` (an event about the same object that Stripe made
+    /// after another, even within the same second).
+    static func event(_ id: String, _ type: String, _ object: JSON, later: Int64 = 0) -> [UInt8] {
         let e: JSON = ["id": .string(id), "object": "event", "type": .string(type), "api_version": "2025-08-27.basil",
-                       "created": .int(Int64(Date().timeIntervalSince1970)), "livemode": false, "data": ["object": object]]
+                       "created": .int(Int64(Date().timeIntervalSince1970) + later), "livemode": false, "data": ["object": object]]
         return Array(e.serialized.utf8)
     }
 
@@ -41,12 +43,14 @@ enum Webhooks {
         ])
     }
 
-    static func dispute(n: Int, amount: Int64) -> [UInt8] {
-        event("evt_sim_dispute_\(n)", "charge.dispute.created", [
+    /// `charge.dispute.created` (status nil: `needs_response`) or `charge.dispute.closed` (`won`, `lost`).
+    static func dispute(n: Int, amount: Int64, closed status: String? = nil) -> [UInt8] {
+        event(status == nil ? "evt_sim_dispute_\(n)" : "evt_sim_dispute_closed_\(n)",
+              status == nil ? "charge.dispute.created" : "charge.dispute.closed", [
             "id": .string("dp_sim_\(n)"), "object": "dispute", "amount": .int(amount), "currency": "usd",
-            "charge": .string("ch_sim_\(n)"), "payment_intent": .string("pi_sim_\(n)"), "status": "needs_response",
+            "charge": .string("ch_sim_\(n)"), "payment_intent": .string("pi_sim_\(n)"), "status": .string(status ?? "needs_response"),
             "reason": "fraudulent", "metadata": [:],
-        ])
+        ], later: status == nil ? 0 : 1)
     }
 
     static func bitgoTransfer(id: String, coin: String) -> [UInt8] {

@@ -54,8 +54,8 @@ final class Workload {
         serial += 1
         let kinds: [(String, Int)] = [
             ("account.open", opened.count < 4 ? 60 : 5), ("usage", 26), ("activity", 9), ("stripe.checkout", 9), ("stripe.refund", 4),
-            ("stripe.dispute", 2), ("crypto", 3), ("hold.create", 9), ("hold.end", 8), ("transfer", 8), ("rollover", 1),
-            ("forged.webhook", 1),
+            ("stripe.dispute", 2), ("stripe.dispute.closed", 1), ("crypto", 3), ("hold.create", 9), ("hold.end", 8), ("transfer", 8),
+            ("transfer.end", 2), ("rollover", 1), ("forged.webhook", 1),
         ]
         var kind = kinds[rng.weighted(kinds.map(\.1))].0
         if opened.isEmpty { kind = "account.open" }
@@ -67,10 +67,12 @@ final class Workload {
         case "stripe.checkout": await checkout()
         case "stripe.refund": await clawback(dispute: false)
         case "stripe.dispute": await clawback(dispute: true)
+        case "stripe.dispute.closed": await disputeClosed()
         case "crypto": await crypto()
         case "hold.create": await holdCreate()
         case "hold.end": await holdEnd()
         case "transfer": await transfer()
+        case "transfer.end": await transferEnd()
         case "rollover": await rollover()
         default: await forgedWebhook()
         }
@@ -255,16 +257,39 @@ final class Workload {
         let raw: [UInt8]
         if dispute {
             p.disputed = p.charged
+            p.disputeStatus = "needs_response"
             raw = Webhooks.dispute(n: n, amount: p.charged)
         } else {
             p.refunded = rng.between(1, p.charged)
             raw = Webhooks.refund(n: n, amount: p.charged, refunded: p.refunded)
         }
-        let step = p.owed - p.taken
-        if step > 0 { model.accounts[p.user]!.clawback(step, first: p.grant) }
-        p.taken = max(p.taken, p.owed)
+        settleClawback(&p)
         model.payments[key] = p
         await deliver(raw, user: p.user, what: "\(dispute ? "dispute" : "refund") of checkout \(n)")
+    }
+
+    /// Moves what a payment's refunds and disputes took to its new target: takes the
+    /// difference (from the grant it bought first, the rest as debt) or gives it back (a
+    /// dispute won: a top-up grant, which repays debt first).
+    private func settleClawback(_ p: inout WalletModel.Payment) {
+        let step = p.owed - p.taken
+        if step > 0 { model.accounts[p.user]!.clawback(step, first: p.grant) }
+        if step < 0 { model.accounts[p.user]!.grant("topup", -step) }
+        p.taken = p.owed
+    }
+
+    private func disputeClosed() async {
+        let open = model.payments.filter { $0.value.disputeStatus == "needs_response" }.keys.sorted()
+        guard !open.isEmpty else { return await clawback(dispute: true) }
+        let key = rng.pick(open)
+        var p = model.payments[key]!
+        await settle([p.user])
+        let n = Int(key.dropFirst("pi_sim_".count))!
+        let status = rng.pick(["won", "lost"])
+        p.disputeStatus = status
+        settleClawback(&p)
+        model.payments[key] = p
+        await deliver(Webhooks.dispute(n: n, amount: p.disputed, closed: status), user: p.user, what: "dispute of checkout \(n) \(status)")
     }
 
     private func crypto() async {
@@ -374,7 +399,10 @@ final class Workload {
         await settle([from, to])
         let credits = rng.between(1, 40)
         let key = "xfer-\(serial)"
-        let body: JSON = ["from_user_id": .string(from), "to_user_id": .string(to), "credits": .int(credits), "idempotency_key": .string(key)]
+        let escrow = rng.chance(25)
+        var fields: [String: JSON] = ["from_user_id": .string(from), "to_user_id": .string(to), "credits": .int(credits), "idempotency_key": .string(key)]
+        if escrow { fields["escrow"] = true }
+        let body = JSON.object(fields)
         let what = "transfer of \(credits) from \(from) to \(to)"
         if selfTransfer {
             counts["transfer.self", default: 0] += 1
@@ -385,16 +413,39 @@ final class Workload {
               let job = a.jobID, let finished = await api.finishedJob(job) else { return violation("\(what): no job finished") }
         let r = finished["result"] ?? .null
         if model.accounts[from]!.transferable >= credits {
-            _ = model.accounts[from]!.take(credits, paidOnly: true)
-            model.accounts[to]!.grant("transfer", credits)
-            guard let id = r["transfer_id"]?.string, r["status"]?.string == "completed" else {
-                return violation("\(what): expected a completed transfer, got \(r.serialized.prefix(200))")
+            let (pieces, _) = model.accounts[from]!.take(credits, paidOnly: true)
+            if !escrow { model.accounts[to]!.grant("transfer", credits) }
+            let status = escrow ? "escrowed" : "completed"
+            guard let id = r["transfer_id"]?.string, r["status"]?.string == status else {
+                return violation("\(what): expected a transfer \(status), got \(r.serialized.prefix(200))")
             }
-            model.transfers[id] = .init(id: id, from: from, to: to, credits: credits)
+            model.transfers[id] = .init(id: id, from: from, to: to, credits: credits, status: status, pieces: pieces)
         } else if r["error"]?.string != "insufficient_credits" {
             violation("\(what): expected insufficient_credits, got \(r.serialized.prefix(200))")
         }
         await resend("/v1/transfers", body, key: key, first: a, what: what)
+    }
+
+    /// An escrow released to its recipient or refunded to its sender.
+    private func transferEnd() async {
+        let escrowed = model.transfers.values.filter { $0.status == "escrowed" }.map(\.id).sorted()
+        guard !escrowed.isEmpty else { return await transfer() }
+        var t = model.transfers[rng.pick(escrowed)]!
+        await settle([t.from, t.to])
+        let release = rng.chance(50)
+        if release {
+            model.accounts[t.to]!.grant("transfer", t.credits)
+            t.status = "released"
+        } else {
+            model.accounts[t.from]!.restore(t.pieces)
+            t.status = "refunded"
+        }
+        model.transfers[t.id] = t
+        let what = "\(release ? "release" : "refund") of \(t.id)"
+        guard let a = accepted(await api.post("/v1/transfers/\(t.id)/\(release ? "release" : "refund")", [:], wait: wait, key: "end-\(t.id)"),
+                               what, [200, 202]) else { return }
+        let status = t.status
+        expect(t.from, a.jobID, what) { r in r["status"]?.string == status ? nil : "expected \(status), got \(r.serialized.prefix(200))" }
     }
 
     /// A rollover for a moment just past (as an operator runs one): no subscription credits
