@@ -12,7 +12,7 @@ struct FinalCheck {
 
     func run(drainTimeout: TimeInterval = 180) async -> [String] {
         var v: [String] = []
-        if let problem = await drain(timeout: drainTimeout) { v.append(problem) }
+        if let problem = await system.waitUntilIdle(queue: nil, timeout: drainTimeout, whileWaiting: api.whileWaiting) { v.append(problem) }
         for user in model.accounts.keys.sorted() {
             let m = model.accounts[user]!
             guard let a = await api.get("/v1/accounts/\(user)"), a.status == 200 else {
@@ -74,24 +74,5 @@ struct FinalCheck {
             }
         } catch { v.append("the tally command did not run: \(error)") }
         return v
-    }
-
-    /// Waits until no job is available, running or retryable (cron's scheduled ones may wait).
-    private func drain(timeout: TimeInterval) async -> String? {
-        let deadline = Date().addingTimeInterval(timeout)
-        var last = ""
-        while Date() < deadline {
-            if let stats = try? system.run(["jobs", "stats", "--json"]), stats.status == 0, let j = try? JSON.parse(stats.stdout) {
-                var busy: Int64 = 0
-                for (_, q) in j["queues"]?.object ?? [:] {
-                    for s in ["available", "running", "retryable"] { busy += q["states"]?[s]?.int64 ?? 0 }
-                }
-                if busy == 0 { return nil }
-                last = stats.stdout
-            }
-            api.whileWaiting()
-            try? await Task.sleep(for: .milliseconds(200))  // poll interval until the deadline
-        }
-        return "the queue did not drain within \(Int(timeout)) s: \(last.prefix(600))"
     }
 }

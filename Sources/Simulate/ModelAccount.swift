@@ -1,3 +1,5 @@
+import Foundation
+
 /// The simulator's own idea of one account: its grants in the order Tally created them, its
 /// debt and its rewards today, changed by the same rules DESIGN.md gives the ledger (never
 /// read back from Tally). The final check compares Tally's answer with this.
@@ -6,8 +8,10 @@ struct ModelAccount {
         let source: String
         let amount: Int64
         var remaining: Int64
-        /// Only the trial expires in a run (in 14 days): it is spent first.
-        let expires: Bool
+        /// Nil: never. Nothing expires during a run (the trial in 14 days, rollovers in a
+        /// month), so only the order matters, and these times (the simulator's clock, not the
+        /// database's) are far enough apart to give it.
+        let expiresAt: Date?
         var promotional: Bool { ["trial", "reward", "streak", "referral"].contains(source) }
     }
 
@@ -31,7 +35,12 @@ struct ModelAccount {
     var consumptionOrder: [Int] {
         grants.indices.sorted { a, b in
             let (x, y) = (grants[a], grants[b])
-            if x.expires != y.expires { return x.expires }
+            switch (x.expiresAt, y.expiresAt) {
+            case let (p?, q?) where p != q: return p < q
+            case (nil, .some): return false
+            case (.some, nil): return true
+            default: break
+            }
             if x.promotional != y.promotional { return x.promotional }
             return a < b
         }
@@ -39,10 +48,10 @@ struct ModelAccount {
 
     /// A new grant; debt is repaid from it first. Answers its index.
     @discardableResult
-    mutating func grant(_ source: String, _ amount: Int64, expires: Bool = false) -> Int {
+    mutating func grant(_ source: String, _ amount: Int64, expiresAt: Date? = nil) -> Int {
         let repaid = min(debt, amount)
         debt -= repaid
-        grants.append(Grant(source: source, amount: amount, remaining: amount - repaid, expires: expires))
+        grants.append(Grant(source: source, amount: amount, remaining: amount - repaid, expiresAt: expiresAt))
         return grants.count - 1
     }
 
@@ -60,6 +69,21 @@ struct ModelAccount {
             pieces.append((i, t))
         }
         return (pieces, left)
+    }
+
+    /// The recipient's side of a transfer: one `transfer` grant per expiry of what was taken,
+    /// in the order taken (each credit keeps the expiry it had).
+    mutating func receive(_ pieces: [(expiresAt: Date?, amount: Int64)]) {
+        var byExpiry: [(Date?, Int64)] = []
+        for p in pieces {
+            if let i = byExpiry.firstIndex(where: { $0.0 == p.expiresAt }) { byExpiry[i].1 += p.amount } else { byExpiry.append((p.expiresAt, p.amount)) }
+        }
+        for (expiry, amount) in byExpiry { grant("transfer", amount, expiresAt: expiry) }
+    }
+
+    /// What pieces taken from this account's grants carry to a recipient.
+    func carried(_ pieces: [(index: Int, amount: Int64)]) -> [(expiresAt: Date?, amount: Int64)] {
+        pieces.map { (grants[$0.index].expiresAt, $0.amount) }
     }
 
     /// Gives pieces back to the grants they came from (a released hold).

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -77,6 +78,26 @@ final class SystemUnderTest {
         for p in all { kill(p.pid, SIGCONT); kill(p.pid, SIGTERM) }
         for p in all where p.wait(timeout: 10) == nil { kill(p.pid, SIGKILL) }
         for p in all { _ = p.wait(timeout: 5) }
+    }
+
+    /// Waits until no job of `queue` (nil: any) is available, running or retryable (cron's
+    /// scheduled ones may wait); a description of what is left at the deadline, or nil.
+    func waitUntilIdle(queue: String?, timeout: TimeInterval, whileWaiting: () -> Void) async -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            if let stats = try? run(["jobs", "stats", "--json"]), stats.status == 0, let j = try? JSON.parse(stats.stdout) {
+                var busy: Int64 = 0
+                for (name, q) in j["queues"]?.object ?? [:] where queue == nil || name == queue {
+                    for s in ["available", "running", "retryable"] { busy += q["states"]?[s]?.int64 ?? 0 }
+                }
+                if busy == 0 { return nil }
+                last = stats.stdout
+            }
+            whileWaiting()
+            try? await Task.sleep(for: .milliseconds(100))  // poll interval until the deadline
+        }
+        return "the \(queue.map { "\($0) queue" } ?? "queue") did not drain within \(Int(timeout)) s: \(last.prefix(600))"
     }
 
     /// Runs `tally args…` to completion: its status, stdout and stderr.

@@ -53,6 +53,25 @@ enum Webhooks {
         ], later: status == nil ? 0 : 1)
     }
 
+    /// `invoice.paid` (subscription_create) for a month that ended at `periodEnd` (unix),
+    /// naming its user in the subscription's metadata (API versions since 2025-03-31).
+    static func invoicePaid(n: Int, user: String, periodEnd: Int64) -> [UInt8] {
+        let start = periodEnd - 30 * 86_400
+        let line: JSON = ["id": .string("il_sim_\(n)"), "object": "line_item", "amount": 999, "currency": "usd", "quantity": 1,
+                          "period": ["start": .int(start), "end": .int(periodEnd)],
+                          "pricing": ["type": "price_details", "price_details": ["price": "price_sim_monthly", "product": "prod_sim_monthly"]],
+                          "parent": ["type": "subscription_item_details",
+                                     "subscription_item_details": ["subscription": .string("sub_sim_\(n)"), "proration": false]]]
+        return event("evt_sim_invoice_\(n)", "invoice.paid", [
+            "id": .string("in_sim_\(n)"), "object": "invoice", "billing_reason": "subscription_create", "status": "paid",
+            "amount_due": 999, "amount_paid": 999, "currency": "usd", "customer": .string("cus_sim_\(n)"),
+            "payment_intent": .string("pi_sim_invoice_\(n)"), "period_start": .int(start - 30 * 86_400), "period_end": .int(start),
+            "lines": ["object": "list", "data": [line], "has_more": false],
+            "parent": ["type": "subscription_details",
+                       "subscription_details": ["subscription": .string("sub_sim_\(n)"), "metadata": ["user_id": .string(user)]]],
+        ])
+    }
+
     static func bitgoTransfer(id: String, coin: String) -> [UInt8] {
         let hook: JSON = ["hash": .string(Crypto.randomHex(16)), "transfer": .string(id), "coin": .string(coin), "type": "transfer",
                           "state": "confirmed", "wallet": .string(FakeBitGo.wallets[coin] ?? "")]

@@ -26,6 +26,7 @@ final class Workload {
     private var opened: [String] = []
     private var pending: [String: [PendingJob]] = [:]
     private var serial = 0
+    private var subscribed: Set<String> = []
     private(set) var counts: [String: Int] = [:]
     private(set) var violations: [String] = []
 
@@ -55,7 +56,7 @@ final class Workload {
         let kinds: [(String, Int)] = [
             ("account.open", opened.count < 4 ? 60 : 5), ("usage", 26), ("activity", 9), ("stripe.checkout", 9), ("stripe.refund", 4),
             ("stripe.dispute", 2), ("stripe.dispute.closed", 1), ("crypto", 3), ("hold.create", 9), ("hold.end", 8), ("transfer", 8),
-            ("transfer.end", 2), ("rollover", 1), ("forged.webhook", 1),
+            ("transfer.end", 2), ("rollover", 1), ("subscription.rollover", 1), ("forged.webhook", 1),
         ]
         var kind = kinds[rng.weighted(kinds.map(\.1))].0
         if opened.isEmpty { kind = "account.open" }
@@ -74,6 +75,7 @@ final class Workload {
         case "transfer": await transfer()
         case "transfer.end": await transferEnd()
         case "rollover": await rollover()
+        case "subscription.rollover": await subscriptionRollover()
         default: await forgedWebhook()
         }
     }
@@ -150,7 +152,7 @@ final class Workload {
         guard let a = accepted(await api.post("/v1/accounts", body, wait: wait, key: "open:\(user)"), what, [200, 202]) else { return }
         if model.accounts[user] == nil {
             var account = ModelAccount(user: user)
-            account.grant("trial", 5, expires: true)
+            account.grant("trial", 5, expiresAt: Date().addingTimeInterval(14 * 86_400))
             model.accounts[user] = account
             opened.append(user)
         }
@@ -414,7 +416,7 @@ final class Workload {
         let r = finished["result"] ?? .null
         if model.accounts[from]!.transferable >= credits {
             let (pieces, _) = model.accounts[from]!.take(credits, paidOnly: true)
-            if !escrow { model.accounts[to]!.grant("transfer", credits) }
+            if !escrow { model.accounts[to]!.receive(model.accounts[from]!.carried(pieces)) }
             let status = escrow ? "escrowed" : "completed"
             guard let id = r["transfer_id"]?.string, r["status"]?.string == status else {
                 return violation("\(what): expected a transfer \(status), got \(r.serialized.prefix(200))")
@@ -434,7 +436,7 @@ final class Workload {
         await settle([t.from, t.to])
         let release = rng.chance(50)
         if release {
-            model.accounts[t.to]!.grant("transfer", t.credits)
+            model.accounts[t.to]!.receive(model.accounts[t.from]!.carried(t.pieces))
             t.status = "released"
         } else {
             model.accounts[t.from]!.restore(t.pieces)
@@ -448,15 +450,56 @@ final class Workload {
         expect(t.from, a.jobID, what) { r in r["status"]?.string == status ? nil : "expected \(status), got \(r.serialized.prefix(200))" }
     }
 
-    /// A rollover for a moment just past (as an operator runs one): no subscription credits
-    /// exist in this workload, so it must change nothing.
+    /// A rollover for a moment just past (as an operator runs one): every subscription grant
+    /// due then was settled by its own operation already, so it must change nothing.
     private func rollover() async {
         let asOf = Timestamp.iso8601(Date().addingTimeInterval(-Double(rng.between(1, 3_600))))
-        let run = try? system.run(["enqueue", "credits.rollover", "--args", #"{"as_of": "\#(asOf)"}"#, "--json"])
-        guard let run, run.status == 0, let job = (try? JSON.parse(run.stdout))?["id"]?.int64 ?? (try? JSON.parse(run.stdout))?["job_id"]?.int64 else {
-            return violation("tally enqueue credits.rollover failed: \(run?.stderr.prefix(300) ?? "did not run")")
-        }
+        guard let job = enqueueRollover(asOf: asOf) else { return }
         expect("#rollover", job, "rollover as of \(asOf)") { _ in nil }
+    }
+
+    private func enqueueRollover(asOf: String) -> Int64? {
+        let run = try? system.run(["enqueue", "credits.rollover", "--args", #"{"as_of": "\#(asOf)"}"#, "--json"])
+        guard let run, run.status == 0, let job = (try? JSON.parse(run.stdout))?["id"]?.int64 else {
+            violation("tally enqueue credits.rollover failed: \(run?.stderr.prefix(300) ?? "did not run")")
+            return nil
+        }
+        return job
+    }
+
+    /// A month of a subscription, ended: a signed `invoice.paid` whose line's period ended a
+    /// little while ago (its 250 credits arrive already past their expiry, unspendable), then
+    /// `credits.rollover` as of now moves what is left (after repaying debt) into a rollover
+    /// grant expiring a month after that period's end. One subscription per account, so the
+    /// rollover cap (250) is never reached by an earlier rollover.
+    private func subscriptionRollover() async {
+        let candidates = opened.filter { !subscribed.contains($0) }
+        guard !candidates.isEmpty else { return await usage() }
+        let user = rng.pick(candidates)
+        subscribed.insert(user)
+        await settle([user])
+        let n = serial
+        let end = Int64(Date().timeIntervalSince1970) - rng.between(60, 3_600)
+        let raw = Webhooks.invoicePaid(n: n, user: user, periodEnd: end)
+        guard let a = accepted(await api.webhook("/webhooks/stripe", raw: raw, signature: Webhooks.stripeSignature(raw)),
+                               "invoice \(n) of \(user)", [200]), let job = a.jobID else { return }
+        guard let invoice = await api.finishedJob(job), invoice["state"]?.string == "completed" else {
+            return violation("invoice \(n) of \(user) (job \(job)) did not complete")
+        }
+        var account = model.accounts[user]!
+        let left = 250 - min(account.debt, 250)
+        account.debt -= 250 - left
+        let expiry = Calendar.utc.date(byAdding: .month, value: 1, to: Date(timeIntervalSince1970: TimeInterval(end)))!
+        if left > 0 { account.grant("rollover", left, expiresAt: expiry) }
+        model.accounts[user] = account
+        guard let rollover = enqueueRollover(asOf: Timestamp.iso8601(Date().addingTimeInterval(-1))) else { return }
+        guard let done = await api.finishedJob(rollover), done["state"]?.string == "completed" else {
+            return violation("rollover job \(rollover) after invoice \(n) did not complete")
+        }
+        // A planner with more accounts than a batch enqueues batch jobs: they finish too.
+        if let problem = await system.waitUntilIdle(queue: "maintenance", timeout: 120, whileWaiting: api.whileWaiting) {
+            violation("after invoice \(n): \(problem)")
+        }
     }
 
     /// A Stripe event whose signature is wrong: refused (400), and it must grant nothing.
