@@ -72,10 +72,10 @@ final class FaultInjector {
             later.append((Date(), "start worker \(i)", { try system.startWorker(i) }))
         case .workerStop:
             let i = rng.below(system.workers.count)
-            guard let pid = system.workerPID(i) else { return }
-            kill(pid, SIGSTOP)
             // Past the 2 s lease and the rescue that follows it: its jobs run elsewhere meanwhile.
             let pause = Double(rng.between(3_000, 6_000)) / 1000
+            guard let pid = system.workerPID(i) else { return }
+            kill(pid, SIGSTOP)
             later.append((Date().addingTimeInterval(pause), "continue worker \(i)", { kill(pid, SIGCONT) }))
         case .ingressRestart:
             let i = rng.below(system.ports.count)

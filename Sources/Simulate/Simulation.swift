@@ -52,7 +52,9 @@ final class Simulation {
         violations += await FinalCheck(api: api, system: system, model: workload.model).run()
 
         let model = workload.model
-        var report = "simulate: seed \(options.seed), \(options.operations) operations in \(Int(workloadSeconds)) s, checked in \(Int(Date().timeIntervalSince(started) - workloadSeconds)) s\n"
+        let rate = Int(Double(options.operations) / max(workloadSeconds, 0.001))
+        var report = "simulate: seed \(options.seed), \(options.operations) operations in \(Int(workloadSeconds)) s (\(rate)/s), "
+            + "checked in \(Int(Date().timeIntervalSince(started) - workloadSeconds)) s\n"
         report += "  operations:   " + Self.list(workload.counts) + "\n"
         report += "  faults:       " + (faults.counts.isEmpty ? "none" : Self.list(Dictionary(uniqueKeysWithValues: faults.counts.map { ($0.key.rawValue, $0.value) }))) + "\n"
         report += "  requests sent again after a lost answer: \(api.resent)\n"

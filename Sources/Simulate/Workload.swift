@@ -212,9 +212,11 @@ final class Workload {
 
     /// A Stripe event, signed; redelivered (re-signed, as Stripe does) now and then.
     private func deliver(_ raw: [UInt8], user: String, what: String, redeliver: Bool = true, check: @escaping (JSON) -> String? = { _ in nil }) async {
+        // Drawn before sending: the seed's stream of choices never depends on an answer.
+        let again = redeliver && rng.chance(30)
         guard let a = accepted(await api.webhook("/webhooks/stripe", raw: raw, signature: Webhooks.stripeSignature(raw)), what, [200]) else { return }
         expect(user, a.jobID, what, check)
-        if redeliver && rng.chance(30) {
+        if again {
             counts["stripe.redelivery", default: 0] += 1
             _ = accepted(await api.webhook("/webhooks/stripe", raw: raw, signature: Webhooks.stripeSignature(raw)), "\(what) redelivered", [200])
         }
@@ -301,6 +303,7 @@ final class Workload {
         let key = "crypto-\(serial)"
         let body: JSON = ["user_id": .string(user), "product": "topup_100", "coin": .string(coin), "idempotency_key": .string(key)]
         let what = "crypto \(coin) purchase of \(user)"
+        let webhooks = rng.chance(30) ? 2 : 1
         guard let a = accepted(await api.post("/v1/purchases/crypto", body, wait: 10, key: key), what, [200, 202]),
               let job = a.jobID, let finished = await api.finishedJob(job) else {
             return violation("\(what): the quote did not finish")
@@ -316,7 +319,7 @@ final class Workload {
         bitgo.setTransfer(transfer, coin: coin, to: address, amount: amount, confirmations: coin == "btc" ? 3 : 64)
         model.accounts[user]!.grant("crypto", 100)
         model.purchases[id] = .init(id: id, user: user, credits: 100, status: "paid")
-        for attempt in 0..<(rng.chance(30) ? 2 : 1) {
+        for attempt in 0..<webhooks {
             let hook = Webhooks.bitgoTransfer(id: transfer, coin: coin)
             guard let h = accepted(await api.webhook("/webhooks/bitgo", raw: hook, signature: Webhooks.bitgoSignature(hook)),
                                    "\(what): BitGo's webhook", [200]) else { return }
