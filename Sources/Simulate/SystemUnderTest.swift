@@ -114,7 +114,21 @@ final class SystemUnderTest {
     private func launch(_ args: [String], name: String, extra: [String: String]) throws -> ChildProcess {
         var env = environment
         for (k, v) in extra { env[k] = v }
-        return try ChildProcess(options.tallyBinary, args, environment: env, log: logPath(name))
+        let child = try ChildProcess(options.tallyBinary, args, environment: env, log: logPath(name))
+        // ops/simulate ends what is still running of these if the simulator itself dies.
+        if let h = FileHandle(forUpdatingAtPath: pidFile) ?? Self.created(pidFile) {
+            h.seekToEndOfFile()
+            h.write(Data("\(child.pid)\n".utf8))
+            try? h.close()
+        }
+        return child
+    }
+
+    private var pidFile: String { options.logDirectory + "/pids" }
+
+    private static func created(_ path: String) -> FileHandle? {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        return FileHandle(forUpdatingAtPath: path)
     }
 
     private func logPath(_ name: String) -> String {
