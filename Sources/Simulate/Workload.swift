@@ -54,7 +54,7 @@ final class Workload {
     func step() async {
         serial += 1
         let kinds: [(String, Int)] = [
-            ("account.open", opened.count < 4 ? 60 : 5), ("usage", 26), ("activity", 9), ("stripe.checkout", 9), ("stripe.refund", 4),
+            ("account.open", opened.count < 4 ? 60 : 5), ("usage", 24), ("usage.burst", 2), ("activity", 9), ("stripe.checkout", 9), ("stripe.refund", 4),
             ("stripe.dispute", 2), ("stripe.dispute.closed", 1), ("crypto", 3), ("hold.create", 9), ("hold.end", 8), ("transfer", 8),
             ("transfer.end", 2), ("rollover", 1), ("subscription.rollover", 1), ("forged.webhook", 1),
         ]
@@ -64,6 +64,7 @@ final class Workload {
         switch kind {
         case "account.open": await openAccount()
         case "usage": await usage()
+        case "usage.burst": await usageBurst()
         case "activity": await activity()
         case "stripe.checkout": await checkout()
         case "stripe.refund": await clawback(dispute: false)
@@ -189,6 +190,25 @@ final class Workload {
             var other = body.object!
             other["units"] = .int(units + 1)
             _ = accepted(await api.post("/v1/usage", .object(other), key: key), "\(what) with other units", [409])
+        }
+    }
+
+    /// Several usage requests for one account sent at once without waiting, so that their
+    /// jobs run together (claimed in one batch, or racing on the account's lock). Sent only when
+    /// the balance covers them all: then every one is charged, in whatever order they run, and
+    /// the grants end the same (each takes from the front of one consumption order).
+    private func usageBurst() async {
+        let user = someOpened()
+        await settle([user])
+        let units = (0..<rng.between(3, 10)).map { _ in rng.between(1, 5) }
+        guard model.accounts[user]!.balance >= units.reduce(0, +) else { return await usage() }
+        for (i, u) in units.enumerated() {
+            let key = "burst-\(serial)-\(i)"
+            let body: JSON = ["user_id": .string(user), "agent": "default", "units": .int(u), "idempotency_key": .string(key)]
+            _ = model.accounts[user]!.take(u)
+            let what = "usage \(u) of \(user) (\(key), in a burst)"
+            guard let a = accepted(await api.post("/v1/usage", body, key: key), what, [202]) else { continue }
+            expect(user, a.jobID, what) { r in r["charged"]?.int64 == u ? nil : "expected \(u) charged, got \(r.serialized.prefix(200))" }
         }
     }
 
