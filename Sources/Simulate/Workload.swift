@@ -471,6 +471,8 @@ final class Workload {
                                what, [200, 202]) else { return }
         let status = t.status
         expect(t.from, a.jobID, what) { r in r["status"]?.string == status ? nil : "expected \(status), got \(r.serialized.prefix(200))" }
+        // The recipient's next operation waits for it too (checked once, above).
+        expect(t.to, a.jobID, what) { _ in nil }
     }
 
     /// A rollover for a moment just past (as an operator runs one): every subscription grant
