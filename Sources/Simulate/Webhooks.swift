@@ -7,8 +7,7 @@ import Support
 /// notifications, with the signatures their senders make.
 enum Webhooks {
     static func stripeSignature(_ body: [UInt8], secret: String = SystemUnderTest.stripeSecret) -> (name: String, value: String) {
-        let t = Int(Date().timeIntervalSince1970)
-        return ("Stripe-Signature", "t=\(t),v1=\(Crypto.hmacSHA256Hex(key: secret, message: Array("\(t).".utf8) + body))")
+        ("Stripe-Signature", TimestampedSignature.header(secret: secret, timestamp: Int64(Date().timeIntervalSince1970), body: body))
     }
 
     static func bitgoSignature(_ body: [UInt8]) -> (name: String, value: String) {
