@@ -19,6 +19,8 @@ final class FaultInjector {
     private let every: Int
     private var later: [(due: Date, what: String, action: () throws -> Void)] = []
     private(set) var counts: [FaultKind: Int] = [:]
+    /// Which fault before which operation: the same for every run of a seed.
+    private(set) var schedule = ScheduleDigest()
     private(set) var failures: [String] = []
 
     init(system: SystemUnderTest, services: [(String, FakeHTTPServer)], kinds: [FaultKind], seed: UInt64, operations: Int) {
@@ -38,6 +40,7 @@ final class FaultInjector {
         tick()
         guard !kinds.isEmpty, index > 0, index % every == 0 else { return }
         let kind = firstRound.isEmpty ? rng.pick(kinds) : firstRound.removeFirst()
+        schedule.add("\(index):\(kind.rawValue)")
         inject(kind)
     }
 

@@ -57,6 +57,7 @@ final class Simulation {
             + "checked in \(Int(Date().timeIntervalSince(started) - workloadSeconds)) s\n"
         report += "  operations:   " + Self.list(workload.counts) + "\n"
         report += "  faults:       " + (faults.counts.isEmpty ? "none" : Self.list(Dictionary(uniqueKeysWithValues: faults.counts.map { ($0.key.rawValue, $0.value) }))) + "\n"
+        report += "  schedule:     operations \(workload.schedule.hex), faults \(faults.schedule.hex) (the same for every run of this seed)\n"
         report += "  requests sent again after a lost answer: \(api.resent)\n"
         report += "  model:        \(model.accounts.count) accounts, \(model.holds.count) holds, \(model.transfers.count) transfers, "
             + "\(model.payments.count) card payments, \(model.purchases.count) crypto purchases, "

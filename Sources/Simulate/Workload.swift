@@ -29,6 +29,8 @@ final class Workload {
     private var subscribed: Set<String> = []
     private(set) var counts: [String: Int] = [:]
     private(set) var violations: [String] = []
+    /// The operations drawn, in order: two runs of one seed print the same digest.
+    private(set) var schedule = ScheduleDigest()
 
     /// Reward rules as seeded (DESIGN.md, "Rewards"): credits per action and the daily cap.
     static let rewards: [(action: String, credits: Int64, cap: Int64)] = [
@@ -61,6 +63,7 @@ final class Workload {
         var kind = kinds[rng.weighted(kinds.map(\.1))].0
         if opened.isEmpty { kind = "account.open" }
         counts[kind, default: 0] += 1
+        schedule.add(kind)
         switch kind {
         case "account.open": await openAccount()
         case "usage": await usage()
