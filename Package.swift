@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "tally", targets: ["TallyCommand"]),
         .executable(name: "tally-bench", targets: ["Bench"]),
         .executable(name: "tally-dev-fakes", targets: ["DevFakesServer"]),
+        .executable(name: "tally-simulate", targets: ["Simulate"]),
     ],
     targets: [
         // C libraries (Debian: libpq-dev, libssl-dev).
@@ -45,6 +46,9 @@ let package = Package(
         // the tests' fakes, and `tally-dev-fakes`, which ops/run starts (never in production).
         .target(name: "DevFakes", dependencies: ["Support"]),
         .executableTarget(name: "DevFakesServer", dependencies: ["DevFakes"]),
+        // ops/simulate's randomized fault simulation: drives `tally` processes through their
+        // HTTP API, webhooks and command only (never the ledger's code), against its own model.
+        .executableTarget(name: "Simulate", dependencies: ["DevFakes", "Support"]),
         // ops/fuzz's libFuzzer target on the HTTP request parser (inert unless built with -DFUZZING).
         .executableTarget(name: "ParserFuzz", dependencies: ["HTTPServer", "Support"]),
 

@@ -27,13 +27,16 @@ public final class FakeHTTPServer: Sendable {
         /// Seconds to wait before answering (for timeout tests; the server answers nothing
         /// else meanwhile).
         public var delay: Double
+        /// Close the connection instead of answering (a service that drops the call mid-way).
+        public var closesConnection: Bool
 
         public init(status: Int = 200, body: String = "{}", headers: [String: String] = ["Content-Type": "application/json"],
-                    delay: Double = 0) {
+                    delay: Double = 0, closesConnection: Bool = false) {
             self.status = status
             self.body = body
             self.headers = headers
             self.delay = delay
+            self.closesConnection = closesConnection
         }
     }
 
@@ -64,6 +67,8 @@ public final class FakeHTTPServer: Sendable {
         var recorded: [Request] = []
         var handler: (@Sendable (Request) -> Response?)?
         var observer: (@Sendable (Request, Response) -> Void)?
+        /// Answers for the next requests, whatever their route (`failNext`), before any other.
+        var faults: [Response] = []
         var stopped = false
 
         func locked<T>(_ body: (State) -> T) -> T {
@@ -129,6 +134,13 @@ public final class FakeHTTPServer: Sendable {
         state.locked { $0.observer = body }
     }
 
+    /// The next requests, whatever their method and path, get these answers in turn (a 500,
+    /// a hang with `delay`, a dropped connection): how a fault simulation makes the whole
+    /// service misbehave for a while. Then the routes answer again.
+    public func failNext(_ responses: [Response]) {
+        state.locked { $0.faults += responses }
+    }
+
     /// Every request received so far, in order.
     public var requests: [Request] { state.locked { $0.recorded } }
 
@@ -181,6 +193,10 @@ public final class FakeHTTPServer: Sendable {
                 while let (request, used) = Self.parse(clients[index].buffer) {
                     clients[index].buffer.removeFirst(used)
                     let response = answer(request, state: state)
+                    if response.closesConnection {
+                        closed.insert(clients[index].fd)
+                        break
+                    }
                     // A slow server: hold the answer `delay` seconds, or until the client hangs
                     // up (a client that timed out gets nothing, as from a real slow server).
                     if response.delay > 0 && Self.hungUp(clients[index].fd, within: response.delay) { break }
@@ -206,10 +222,11 @@ public final class FakeHTTPServer: Sendable {
     }
 
     private static func route(_ request: Request, state: State) -> Response {
-        let handler = state.locked { s -> (@Sendable (Request) -> Response?)? in
+        let (handler, fault) = state.locked { s -> ((@Sendable (Request) -> Response?)?, Response?) in
             s.recorded.append(request)
-            return s.handler
+            return (s.handler, s.faults.isEmpty ? nil : s.faults.removeFirst())
         }
+        if let fault { return fault }
         if let handler, let r = handler(request) { return r }
         let key = request.method + " " + request.path
         return state.locked { s in

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPServer
 import Jobs
 import Queue
@@ -8,6 +9,11 @@ import Support
 struct RecordUsageEndpoint: Endpoint {
     static let method = "POST"
     static let path = "/v1/usage"
+    /// TEST ONLY, never set in production: `TALLY_SIMULATE_PLANTED_BUG=usage-idempotency` makes
+    /// every usage request a new one (its key gets a random suffix, so neither the job's key nor
+    /// the ledger's reference recognises a retry). It exists so that `ops/simulate --planted-bug`
+    /// shows the simulation's checker catching a double charge; nothing else reads it.
+    static let plantedBug = ProcessInfo.processInfo.environment["TALLY_SIMULATE_PLANTED_BUG"] == "usage-idempotency"
 
     func handle(_ request: EndpointRequest, _ context: IngressContext) async throws(APIError) -> HTTPResponse {
         var f = try request.fields()
@@ -15,8 +21,9 @@ struct RecordUsageEndpoint: Endpoint {
         let agent = try f.name("agent")
         // No charge may move more than 10^12 credits, so no more units either (at a price of 1).
         let units = try f.positiveInt64("units", maximum: Ledger.maxCredits)
-        let key = try f.idempotencyKey()
+        var key = try f.idempotencyKey()
         try f.finish()
+        if Self.plantedBug { key += ":" + Crypto.randomHex(8) }
         return try await context.enqueue(request, UsageRecordJob.self,
                                          .init(user_id: userID, agent: agent, units: units, idempotency_key: key),
                                          uniqueKey: "usage:\(userID):\(key)")
