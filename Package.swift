@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "QueueTests", dependencies: ["Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobRuntime", "BenchJobs", "Jobs", "Queue", "Postgres", "TestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "JobRuntime", "Worker", "Queue", "Postgres", "Support", "TestSupport"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Support", "TestSupport"]),
         .testTarget(name: "EnqueueTests", dependencies: ["Enqueue", "HTTPServer", "Jobs", "JobRuntime", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "HTTPServer", "Jobs", "Queue", "Postgres", "Support", "TestSupport"]),
         .testTarget(name: "CommandTests", dependencies: ["Jobs", "Support", "Postgres", "Queue", "TestSupport"]),

@@ -1,5 +1,6 @@
 import DevFakes
 import Foundation
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif

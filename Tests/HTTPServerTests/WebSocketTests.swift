@@ -1,3 +1,4 @@
+import Support
 import HTTPServer
 import XCTest
 
@@ -155,7 +156,7 @@ final class WebSocketTests: XCTestCase {
     /// Random bytes, and random mutations of valid frames, in random pieces: no trap, the same
     /// events whole or split, never more payload than was given.
     func testRandomInputNeverTrapsAndDoesNotDependOnTheSplit() {
-        var rng = SplitMix(seed: 6455)
+        var rng = SplitMix64(seed: 6455)
         let valid = Self.frame(opcode: 0x1, fin: false, payload: Array("abc".utf8)) + Self.frame(opcode: 0x9, payload: [1])
             + Self.frame(opcode: 0x0, payload: Array("def".utf8)) + Self.frame(opcode: 0x2, payload: [UInt8](repeating: 9, count: 300))
             + Self.frame(opcode: 0x8, payload: [0x03, 0xE8])
