@@ -70,6 +70,22 @@ final class JobCommandTests: CommandTestCase {
         XCTAssertEqual(stats["queues"]?["slow"]?["states"]?["scheduled"]?.int64, 1)
         let table = try tally("jobs", "stats")
         XCTAssertTrue(table.stdout.hasPrefix("QUEUE"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("no snapshot held open"), table.stdout)
+        XCTAssertEqual(stats["table"]?["oldest_snapshot_age_s"], .null)
+        XCTAssertNotNil(stats["table"]?["dead_rows"]?.int64)
+
+        // A snapshot held open (what holds vacuum back): the command names it.
+        let holder = try db.connect()
+        try holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        _ = try holder.query("SELECT id FROM jobs LIMIT 1")
+        let held = try json("jobs", "stats")
+        guard case .number(let age)? = held["table"]?["oldest_snapshot_age_s"], let seconds = Double(age) else {
+            return XCTFail("no snapshot age while one is held: \(held)")
+        }
+        XCTAssertGreaterThanOrEqual(seconds, 0)
+        XCTAssertGreaterThanOrEqual(held["table"]?["oldest_xmin_age"]?.int64 ?? -1, 0)
+        XCTAssertTrue(try tally("jobs", "stats").stdout.contains("the oldest snapshot open for"))
+        try holder.execute("ROLLBACK")
     }
 
     func testRetryAndCancel() throws {

@@ -58,6 +58,18 @@ enum AdminQueries {
         GROUP BY queue
         """)
 
+    /// The job table's dead rows and what holds vacuum back (`VacuumHealth`).
+    static let vacuumHealth = Query("tally_admin_vacuum_health", """
+        SELECT COALESCE((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = 'jobs'::regclass), 0) AS live,
+               COALESCE((SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'jobs'::regclass), 0) AS dead,
+               (SELECT EXTRACT(EPOCH FROM now() - min(xact_start))::float8 FROM pg_stat_activity
+                 WHERE backend_xmin IS NOT NULL AND datname = current_database() AND pid <> pg_backend_pid()) AS snapshot_s,
+               GREATEST((SELECT max(age(backend_xmin)) FROM pg_stat_activity
+                          WHERE datname = current_database() AND pid <> pg_backend_pid()),
+                        (SELECT max(GREATEST(age(xmin), age(catalog_xmin))) FROM pg_replication_slots),
+                        (SELECT max(age(transaction)) FROM pg_prepared_xacts))::bigint AS xmin_age
+        """)
+
     /// The oldest job waiting to run, per queue: how far behind each queue is.
     static let oldestAvailable = Query("tally_admin_oldest_available", """
         SELECT queue, EXTRACT(EPOCH FROM now() - min(run_at))::float8 AS age_s FROM jobs

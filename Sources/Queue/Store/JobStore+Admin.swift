@@ -59,6 +59,16 @@ extension JobStore {
         }
     }
 
+    /// The job table's dead rows and the oldest snapshot that keeps vacuum from removing them.
+    public static func vacuumHealth(on connection: Connection) throws -> VacuumHealth {
+        guard let row = try connection.query(AdminQueries.vacuumHealth).first else {
+            return VacuumHealth(liveRows: 0, deadRows: 0, oldestSnapshotAge: nil, oldestXminAge: nil)
+        }
+        return VacuumHealth(liveRows: try row.int64("live"), deadRows: try row.int64("dead"),
+                            oldestSnapshotAge: try row.optString("snapshot_s").flatMap(Double.init),
+                            oldestXminAge: try row.optInt64("xmin_age"))
+    }
+
     /// Every queue with unfinished jobs or jobs finished in the last hour, with its figures.
     public static func stats(on connection: Connection) throws -> [String: QueueStats] {
         var byQueue: [String: QueueStats] = [:]
