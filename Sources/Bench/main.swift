@@ -72,6 +72,8 @@ do {
                     "Stripe top-ups over 100 users, a backlog drained by 2 workers (--queues \(queues))")
     }
     if only == nil || only == "stream" { try StreamBench(context: context).run(&results) }
+    // Only when asked: 15 minutes of steady load (and up to 5 more of recovery).
+    if only == "pressure" { try PressureBench(context: context).run(&results) }
     if only == nil || only == "console" { try ConsoleBench(context: context).run(&results) }
     print("")
     print(results.table())
